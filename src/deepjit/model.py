@@ -1,0 +1,172 @@
+"""``Model``: validation, initialisation, fit / predict, save / load; picks an engine."""
+import numpy as np
+
+from . import model_io
+from .activations import DEFAULT_LEAKY_SLOPE
+from .engines import check_engine, get_engine
+from .initializers import check_init, initialize
+from .network import Network
+from .training import TrainingDiverged, gradient_descent
+from .validation import (as_matrix, check_dtype, check_labels, check_same_m,
+                         positive_int, positive_number)
+
+
+class Model:
+    """A fully connected network trained by full-batch gradient descent.
+
+    Orientation as in the course: ``X : (n_x, m)``, one example per column, and
+    ``Y : (n_L, m)``.  ``layer_dims = [n_x, n_1, ..., n_L]``.
+
+    hidden_activation : "relu", "tanh", "sigmoid", "leaky_relu", "linear", or a list
+        with one name per hidden layer.
+    output : "sigmoid" (binary cross-entropy), "softmax" (categorical cross-entropy;
+        labels one-hot (K, m) or integers (1, m)), "linear" (half mean squared error).
+    init : "scaled" (randn / sqrt(n_{l-1})), "small" (randn * 0.01), "he", "xavier",
+        or "zeros" (no hidden layer only).  Draws follow the course's legacy generator
+        order; ``seed=None`` draws from the global ``np.random`` state.
+    engine : "cpu" (Numba), "numpy" (reference), "cuda" (NVIDIA GPU).
+
+    ``fit`` continues from the current parameters, so ``from_parameters`` and repeated
+    calls to ``fit`` resume training.
+    """
+
+    def __init__(self, layer_dims, hidden_activation="relu", output="sigmoid",
+                 init="scaled", seed=1, dtype="float64", engine="cpu",
+                 leaky_slope=DEFAULT_LEAKY_SLOPE):
+        self.net = Network.build(layer_dims, hidden_activation, output, leaky_slope)
+        self.init = check_init(init, self.net.layer_dims)
+        self.seed = seed
+        self.dtype = check_dtype(dtype)
+        self.engine = check_engine(engine)
+        self._params = initialize(self.net.layer_dims, init, seed, self.dtype)
+        self.costs_ = []
+        self.final_cost_ = None
+        self.n_iter_ = 0
+
+    @classmethod
+    def from_parameters(cls, parameters, hidden_activation="relu", output="sigmoid",
+                        dtype=None, engine="cpu", leaky_slope=DEFAULT_LEAKY_SLOPE):
+        """A model starting from ``{"W1": ..., "b1": ..., ...}`` (copied)."""
+        dims = _dims_of(parameters)
+        if dtype is None:
+            dtype = "float32" if parameters["W1"].dtype == np.float32 else "float64"
+        model = cls(dims, hidden_activation, output, init="small", seed=0, dtype=dtype,
+                    engine=engine, leaky_slope=leaky_slope)
+        model._params = {k: as_matrix(f"parameters[{k!r}]", parameters[k], dtype=model.dtype)
+                         .copy() for k in model._params}
+        return model
+
+    # -- the network ------------------------------------------------------------------
+    @property
+    def layer_dims(self):
+        return list(self.net.layer_dims)
+
+    @property
+    def parameters(self):
+        """``{"W1": (n_1, n_0), "b1": (n_1, 1), ...}``, copies."""
+        return {k: v.copy() for k, v in self._params.items()}
+
+    def __repr__(self):
+        return (f"Model(layer_dims={self.layer_dims}, hidden_activation="
+                f"{list(self.net.hidden)}, output={self.net.output!r}, "
+                f"dtype={self.dtype.name!r}, engine={self.engine!r})")
+
+    # -- training ---------------------------------------------------------------------
+    def fit(self, X, Y, learning_rate=0.0075, num_iterations=2500, print_cost=False,
+            record_every=100, callback=None):
+        """Full-batch gradient descent; records the cost at iterations 0, record_every,
+        ... in ``costs_`` (and the last one in ``final_cost_``).  Ctrl-C stops at the end
+        of the current compiled chunk and keeps those parameters.  Returns the model."""
+        X = self._check_X(X)
+        Y = check_labels(Y, self.net.output, self.net.layer_dims[-1], self.dtype)
+        check_same_m(X, Y)
+        learning_rate = positive_number("learning_rate", learning_rate)
+        num_iterations = positive_int("num_iterations", num_iterations)
+        record_every = positive_int("record_every", record_every)
+        trainer = get_engine(self.engine).Trainer(self._params, X, Y, self.net, learning_rate)
+        on_cost = _print_cost if print_cost else None
+        try:
+            log = gradient_descent(trainer, num_iterations, record_every, on_cost, callback)
+        except TrainingDiverged:
+            self._params = trainer.parameters()
+            raise
+        self._params = trainer.parameters()
+        self.costs_, self.final_cost_, self.n_iter_ = log.costs, log.final_cost, log.iterations
+        self.interrupted_ = log.interrupted
+        if log.interrupted:
+            print(f"Interrupted: stopped after {log.iterations} of {num_iterations} "
+                  "iterations; the model keeps the parameters reached.")
+        return self
+
+    # -- prediction -------------------------------------------------------------------
+    def predict_proba(self, X):
+        """Output activations ``A_L : (n_L, m)``."""
+        return get_engine(self.engine).predict_proba(self._params, self._check_X(X), self.net)
+
+    def predict(self, X):
+        """Class labels ``(1, m)`` (0/1 for a sigmoid output, one row per unit if several;
+        the argmax for softmax); the outputs themselves for a linear output."""
+        A = self.predict_proba(X)
+        if self.net.output == "sigmoid":
+            return (A > 0.5).astype(np.int64)
+        if self.net.output == "softmax":
+            return A.argmax(axis=0).reshape(1, -1)
+        return A
+
+    def score(self, X, Y):
+        """Accuracy for classifiers; the coefficient of determination R² for a linear
+        output."""
+        X = self._check_X(X)
+        Y = check_labels(Y, self.net.output, self.net.layer_dims[-1], self.dtype)
+        check_same_m(X, Y)
+        predicted = self.predict(X)
+        if self.net.output == "sigmoid":
+            return float(np.mean(predicted == Y))
+        if self.net.output == "softmax":
+            return float(np.mean(predicted[0] == Y.argmax(axis=0)))
+        residual = np.sum((Y - predicted) ** 2)
+        total = np.sum((Y - Y.mean(axis=1, keepdims=True)) ** 2)
+        return float(1 - residual / total) if total > 0 else float(residual == 0)
+
+    def _check_X(self, X):
+        return as_matrix("X", X, rows=self.net.layer_dims[0], dtype=self.dtype)
+
+    # -- files ------------------------------------------------------------------------
+    def save(self, path):
+        """Atomic ``.npz`` of plain arrays plus JSON metadata; returns the path written."""
+        meta = {"layer_dims": self.layer_dims, "hidden_activation": list(self.net.hidden),
+                "output": self.net.output, "leaky_slope": self.net.slope,
+                "dtype": self.dtype.name, "costs": [float(c) for c in self.costs_]}
+        return model_io.save(path, self._params, meta)
+
+    @classmethod
+    def load(cls, path, engine="cpu"):
+        parameters, meta = model_io.load(path)
+        try:
+            model = cls.from_parameters(parameters, meta["hidden_activation"], meta["output"],
+                                        meta["dtype"], engine, meta["leaky_slope"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: invalid model metadata ({exc})") from None
+        model.costs_ = list(meta.get("costs", []))
+        return model
+
+
+def _print_cost(iteration, cost):
+    print(f"Cost after iteration {iteration}: {cost}")
+
+
+def _dims_of(parameters):
+    if not isinstance(parameters, dict) or "W1" not in parameters:
+        raise ValueError("parameters: expected a dict {'W1': ..., 'b1': ..., ...}")
+    L = len(parameters) // 2
+    keys = [k for l in range(1, L + 1) for k in (f"W{l}", f"b{l}")]
+    if sorted(keys) != sorted(parameters):
+        raise ValueError(f"parameters: expected the keys {keys}, got {sorted(parameters)}")
+    dims = [np.shape(parameters["W1"])[1] if np.ndim(parameters["W1"]) == 2 else -1]
+    for l in range(1, L + 1):
+        W, b = np.shape(parameters[f"W{l}"]), np.shape(parameters[f"b{l}"])
+        if len(W) != 2 or W[1] != dims[-1] or b != (W[0], 1):
+            raise ValueError(f"parameters: W{l} must be ({'n_' + str(l)}, {dims[-1]}) and "
+                             f"b{l} (n_{l}, 1); got {W} and {b}")
+        dims.append(W[0])
+    return dims

@@ -1,0 +1,57 @@
+"""The architecture of a network: sizes, activations per layer, output and slope."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import (DEFAULT_LEAKY_SLOPE, HIDDEN_CODES, OUTPUT_CODES,
+                          check_output, resolve_hidden)
+
+
+@dataclass(frozen=True)
+class Network:
+    """``layer_dims = (n_0, n_1, ..., n_L)``; ``hidden`` names layers 1..L-1."""
+    layer_dims: tuple
+    hidden: tuple
+    output: str = "sigmoid"
+    slope: float = DEFAULT_LEAKY_SLOPE
+
+    @classmethod
+    def build(cls, layer_dims, hidden_activation="relu", output="sigmoid",
+              leaky_slope=DEFAULT_LEAKY_SLOPE):
+        dims = check_layer_dims(layer_dims)
+        hidden = resolve_hidden(hidden_activation, len(dims) - 2)
+        check_output(output)
+        if output == "softmax" and dims[-1] < 2:
+            raise ValueError("layer_dims: a softmax output needs at least 2 units in the "
+                             f"last layer, got {dims[-1]}")
+        slope = float(leaky_slope)
+        if not (np.isfinite(slope) and slope > 0):
+            raise ValueError(f"leaky_slope: expected a finite positive number, got {leaky_slope!r}")
+        return cls(dims, tuple(hidden), output, slope)
+
+    @property
+    def L(self):
+        return len(self.layer_dims) - 1
+
+    @property
+    def activations(self):
+        """Names of the activations of layers 1..L (the last is the output)."""
+        return self.hidden + (self.output,)
+
+    @property
+    def codes(self):
+        """Integer codes of layers 1..L for the compiled engines."""
+        return np.array([HIDDEN_CODES[name] for name in self.hidden]
+                        + [OUTPUT_CODES[self.output]], dtype=np.int64)
+
+
+def check_layer_dims(layer_dims):
+    try:
+        dims = tuple(int(n) for n in layer_dims)
+        ok = len(dims) >= 2 and all(n >= 1 and n == float(m) for n, m in zip(dims, layer_dims))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError("layer_dims: expected a list of at least two positive integers "
+                         f"[n_x, n_1, ..., n_L], got {layer_dims!r}")
+    return dims

@@ -1,0 +1,98 @@
+"""The engine-independent gradient-descent driver.
+
+An engine's ``Trainer`` runs whole iterations; this driver calls it in chunks that end
+at every recording iteration (0, record_every, 2*record_every, ...) and, for large
+problems, more often, so that printing, progress callbacks, Ctrl-C and divergence
+checks happen between compiled calls and never inside one.
+"""
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CHUNK_SECONDS = 0.25   # aim for compiled calls of about this long between checks
+
+
+class TrainingDiverged(FloatingPointError):
+    """Raised when training produced NaN or inf; the model keeps the last finite
+    parameters."""
+
+
+@dataclass
+class FitLog:
+    costs: list = field(default_factory=list)   # cost at iterations 0, every, 2*every, ...
+    final_cost: float = float("nan")             # cost at the last iteration run
+    iterations: int = 0                          # iterations completed
+    interrupted: bool = False                    # stopped early by Ctrl-C
+
+
+class _InterruptFlag:
+    """Turns SIGINT into a flag while training (main thread only)."""
+
+    def __init__(self):
+        self.raised = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.raised = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _find_last_finite(trainer, start, snapshot, n_steps):
+    """Replays a failed chunk step by step from ``snapshot``; leaves the trainer at the
+    last finite parameters and returns how many iterations they have completed."""
+    trainer.restore(snapshot)
+    for k in range(n_steps):
+        before = trainer.snapshot()
+        first, _ = trainer.run(1, False)
+        if not (np.isfinite(first) and trainer.is_finite()):
+            trainer.restore(before)
+            return start + k
+    return start + n_steps
+
+
+def gradient_descent(trainer, num_iterations, record_every=100, on_cost=None,
+                     callback=None):
+    """Runs ``num_iterations`` iterations.  ``on_cost(i, cost)`` is called for every
+    recorded iteration and for the last one; ``callback(iterations_done, cost)`` after
+    every chunk.  Returns a :class:`FitLog`; raises :class:`TrainingDiverged`."""
+    log, it, per_call = FitLog(), 0, 1
+    with _InterruptFlag() as interrupt:
+        while it < num_iterations and not interrupt.raised:
+            to_record = record_every - it % record_every
+            n = min(per_call, to_record, num_iterations - it)
+            last = it + n == num_iterations
+            snapshot, started = trainer.snapshot(), time.perf_counter()
+            first, final = trainer.run(n, last)
+            elapsed = time.perf_counter() - started
+            if not (np.isfinite(first) and trainer.is_finite()):
+                log.iterations = _find_last_finite(trainer, it, snapshot, n)
+                raise TrainingDiverged(
+                    f"training diverged at iteration {log.iterations}: NaN or inf appeared "
+                    f"in the parameters or the cost; the model keeps the last finite "
+                    f"parameters (after {log.iterations} iterations). Try a smaller "
+                    "learning_rate or standardised inputs.")
+            if it % record_every == 0:
+                log.costs.append(float(first))
+                if on_cost:
+                    on_cost(it, float(first))
+            it += n
+            if last:
+                log.final_cost = float(final)
+                if on_cost and (it - 1) % record_every:
+                    on_cost(it - 1, float(final))
+            if callback:
+                callback(it, log.costs[-1])
+            per_call = max(1, min(record_every, int(n * CHUNK_SECONDS / max(elapsed, 1e-9))))
+        log.iterations, log.interrupted = it, interrupt.raised and it < num_iterations
+    return log
