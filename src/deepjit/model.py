@@ -3,7 +3,7 @@ import numpy as np
 
 from . import model_io
 from .activations import DEFAULT_LEAKY_SLOPE
-from .engines import check_engine, get_engine
+from .engines import check_engine, check_formulation, get_engine
 from .initializers import check_init, initialize
 from .network import Network
 from .training import TrainingDiverged, gradient_descent
@@ -25,6 +25,10 @@ class Model:
         or "zeros" (no hidden layer only).  Draws follow the course's legacy generator
         order; ``seed=None`` draws from the global ``np.random`` state.
     engine : "cpu" (Numba), "numpy" (reference), "cuda" (NVIDIA GPU).
+    formulation : how the cpu engine computes ("auto" picks the cheapest): "dense"
+        (the plain equations, full activation matrices) or "examples" (the first layer
+        carried in example space through G = X^T X: exact, and far cheaper when there
+        are fewer examples than features, as for images).
 
     ``fit`` continues from the current parameters, so ``from_parameters`` and repeated
     calls to ``fit`` resume training.
@@ -32,8 +36,9 @@ class Model:
 
     def __init__(self, layer_dims, hidden_activation="relu", output="sigmoid",
                  init="scaled", seed=1, dtype="float64", engine="cpu",
-                 leaky_slope=DEFAULT_LEAKY_SLOPE):
+                 leaky_slope=DEFAULT_LEAKY_SLOPE, formulation="auto"):
         self.net = Network.build(layer_dims, hidden_activation, output, leaky_slope)
+        self.formulation = check_formulation(formulation)
         self.init = check_init(init, self.net.layer_dims)
         self.seed = seed
         self.dtype = check_dtype(dtype)
@@ -83,7 +88,10 @@ class Model:
         learning_rate = positive_number("learning_rate", learning_rate)
         num_iterations = positive_int("num_iterations", num_iterations)
         record_every = positive_int("record_every", record_every)
-        trainer = get_engine(self.engine).Trainer(self._params, X, Y, self.net, learning_rate)
+        options = ({"formulation": self.formulation, "num_iterations": num_iterations}
+                   if self.engine == "cpu" else {})
+        trainer = get_engine(self.engine).Trainer(self._params, X, Y, self.net, learning_rate,
+                                                  **options)
         on_cost = _print_cost if print_cost else None
         try:
             log = gradient_descent(trainer, num_iterations, record_every, on_cost, callback)

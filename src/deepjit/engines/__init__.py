@@ -21,3 +21,13 @@ def get_engine(engine):
     if hasattr(module, "require_gpu"):
         module.require_gpu()
     return module
+
+
+FORMULATIONS = ("auto", "dense", "examples")
+
+
+def check_formulation(formulation):
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation: unknown formulation {formulation!r}; expected one of "
+                         f"{list(FORMULATIONS)}")
+    return formulation
