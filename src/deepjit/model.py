@@ -1,5 +1,6 @@
 """``Model``: validation, initialisation, fit / predict, save / load; picks an engine."""
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import model_io
 from .activations import DEFAULT_LEAKY_SLOPE
@@ -28,7 +29,11 @@ class Model:
     formulation : how the cpu engine computes ("auto" picks the cheapest): "dense"
         (the plain equations, full activation matrices) or "examples" (the first layer
         carried in example space through G = X^T X: exact, and far cheaper when there
-        are fewer examples than features, as for images).
+        are fewer examples than features, as for images) or "streamed" (examples in
+        cache-sized chunks through all layers on several threads, gradients summed: for
+        many examples, with memory beyond the data of a few chunk buffers).
+    num_threads : threads for the cpu engine (Numba and BLAS together, never both at
+        once); all cores by default.
 
     ``fit`` continues from the current parameters, so ``from_parameters`` and repeated
     calls to ``fit`` resume training.
@@ -36,9 +41,11 @@ class Model:
 
     def __init__(self, layer_dims, hidden_activation="relu", output="sigmoid",
                  init="scaled", seed=1, dtype="float64", engine="cpu",
-                 leaky_slope=DEFAULT_LEAKY_SLOPE, formulation="auto"):
+                 leaky_slope=DEFAULT_LEAKY_SLOPE, formulation="auto", num_threads=None):
         self.net = Network.build(layer_dims, hidden_activation, output, leaky_slope)
         self.formulation = check_formulation(formulation)
+        self.num_threads = None if num_threads is None else positive_int("num_threads",
+                                                                          num_threads)
         self.init = check_init(init, self.net.layer_dims)
         self.seed = seed
         self.dtype = check_dtype(dtype)
@@ -88,13 +95,15 @@ class Model:
         learning_rate = positive_number("learning_rate", learning_rate)
         num_iterations = positive_int("num_iterations", num_iterations)
         record_every = positive_int("record_every", record_every)
-        options = ({"formulation": self.formulation, "num_iterations": num_iterations}
-                   if self.engine == "cpu" else {})
+        options = ({"formulation": self.formulation, "num_iterations": num_iterations,
+                    "num_threads": self.num_threads} if self.engine == "cpu" else {})
         trainer = get_engine(self.engine).Trainer(self._params, X, Y, self.net, learning_rate,
                                                   **options)
         on_cost = _print_cost if print_cost else None
         try:
-            log = gradient_descent(trainer, num_iterations, record_every, on_cost, callback)
+            with threadpool_limits(self.num_threads, user_api="blas"):
+                log = gradient_descent(trainer, num_iterations, record_every, on_cost,
+                                       callback)
         except TrainingDiverged:
             self._params = trainer.parameters()
             raise

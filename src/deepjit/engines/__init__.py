@@ -23,7 +23,7 @@ def get_engine(engine):
     return module
 
 
-FORMULATIONS = ("auto", "dense", "examples")
+FORMULATIONS = ("auto", "dense", "examples", "streamed")
 
 
 def check_formulation(formulation):

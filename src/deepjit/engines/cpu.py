@@ -16,8 +16,10 @@ Parameters live in one flat buffer ``theta`` (W1, b1, W2, b2, ... each C-ordered
 """
 import math
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
+from threadpoolctl import threadpool_limits
 
 from ..activations import LEAKY_RELU, LINEAR, RELU, SIGMOID, SOFTMAX, TANH
 
@@ -271,6 +273,48 @@ def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_
     return first, last
 
 
+@njit(cache=True, parallel=True)
+def train_steps_streamed(theta, lay, codes, slope, X, Y, learning_rate, n_steps,
+                         want_last_cost, chunk, Xc, Yc, acts, ZL, grads, buf1, buf2):
+    """As ``train_steps``, streaming the examples in chunks of ``chunk`` columns through
+    all layers and summing the gradients, so no (n_l, m) matrix is ever formed.  Thread
+    t handles chunks t, t + T, ... with its own buffers (row t of each 2-D buffer); the
+    per-thread sums are then added in thread order, so results do not depend on
+    scheduling."""
+    n0, m = X.shape
+    n_out, T = Y.shape[0], grads.shape[0]
+    n_chunks = (m + chunk - 1) // chunk
+    first = last = np.nan
+    for step in range(n_steps):
+        losses = np.zeros(T)
+        for t in prange(T):
+            grads[t, :] = 0.0
+            grad = np.empty_like(theta)
+            for c in range(t, n_chunks, T):
+                j0 = c * chunk
+                mc = min(chunk, m - j0)
+                Xt = Xc[t, :n0 * mc].reshape((n0, mc))
+                Yt = Yc[t, :n_out * mc].reshape((n_out, mc))
+                Xt[:, :] = X[:, j0:j0 + mc]
+                Yt[:, :] = Y[:, j0:j0 + mc]
+                ZLt = ZL[t, :n_out * mc].reshape((n_out, mc))
+                forward(theta, lay, codes, slope, Xt, acts[t], ZLt)
+                losses[t] += cost(ZLt, Yt, codes[-1]) * mc
+                backward(theta, lay, codes, slope, Xt, Yt, acts[t], grad, buf1[t], buf2[t],
+                         True)
+                weight = mc / m
+                for k in range(theta.size):
+                    grads[t, k] += weight * grad[k]
+        for t in range(1, T):
+            grads[0, :] += grads[t, :]
+        if step == 0:
+            first = losses.sum() / m
+        if want_last_cost and step == n_steps - 1:
+            last = losses.sum() / m
+        _descend(theta, grads[0], learning_rate)
+    return first, last
+
+
 # -- host side --------------------------------------------------------------------------
 
 class Layout:
@@ -318,19 +362,23 @@ def predict_proba(parameters, X, net):
 
 
 class _CompiledTrainer:
-    """Buffers shared by the compiled trainers; state is the flat buffer ``theta``."""
+    """Buffers shared by the compiled trainers; state is the flat buffer ``theta``.
+    Work buffers cover ``columns`` examples (all m by default), one set per thread
+    (a leading axis) when ``copies`` is given."""
 
-    def __init__(self, parameters, X, Y, net, learning_rate):
-        m, dtype = Y.shape[1], X.dtype
+    def __init__(self, parameters, X, Y, net, learning_rate, columns=None, copies=None):
+        dtype, columns = X.dtype, columns or Y.shape[1]
         self.Y, self.net = np.ascontiguousarray(Y), net
         self.lr, self.codes, self.slope = dtype.type(learning_rate), net.codes, dtype.type(net.slope)
-        self.layout = Layout(net.layer_dims, m)
+        self.layout = Layout(net.layer_dims, columns)
         self.theta = self.layout.pack(parameters, dtype)
-        self.grad = np.zeros_like(self.theta)
-        self.acts = np.empty(self.layout.act_size, dtype)
-        self.ZL = np.empty((net.layer_dims[-1], m), dtype)
-        widest = max(net.layer_dims[1:]) * m
-        self.buf1, self.buf2 = np.empty(widest, dtype), np.empty(widest, dtype)
+
+        def buffer(*shape):
+            return np.zeros(shape if copies is None else (copies,) + shape, dtype)
+        widest = max(net.layer_dims[1:]) * columns
+        self.grad, self.acts = buffer(self.layout.size), buffer(self.layout.act_size)
+        self.ZL = buffer(net.layer_dims[-1], columns)
+        self.buf1, self.buf2 = buffer(widest), buffer(widest)
 
     def parameters(self):
         return self.layout.unpack(self.theta)
@@ -396,21 +444,55 @@ class ExampleSpaceTrainer(_CompiledTrainer):
             current[...] = saved
 
 
+class StreamedTrainer(_CompiledTrainer):
+    """For many examples: chunks of ``chunk`` columns flow through all layers on
+    ``num_threads`` threads (BLAS kept to one thread inside), and the gradients are
+    summed; memory beyond the data is a few chunk-sized buffers per thread."""
+
+    def __init__(self, parameters, X, Y, net, learning_rate, chunk=2048, num_threads=None):
+        threads = min(num_threads or numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+        chunk = int(min(chunk, -(-Y.shape[1] // threads)))
+        super().__init__(parameters, X, Y, net, learning_rate, columns=chunk, copies=threads)
+        self.X, self.chunk = X, chunk
+        dtype, n_out = X.dtype, Y.shape[0]
+        self.ZL = np.zeros((threads, n_out * chunk), dtype)
+        self.Xc = np.zeros((threads, X.shape[0] * chunk), dtype)
+        self.Yc = np.zeros((threads, n_out * chunk), dtype)
+
+    def run(self, n_steps, want_last_cost):
+        with threadpool_limits(1, user_api="blas"):
+            return train_steps_streamed(
+                self.theta, self.layout.arrays, self.codes, self.slope, self.X, self.Y,
+                self.lr, n_steps, want_last_cost, self.chunk, self.Xc, self.Yc, self.acts,
+                self.ZL, self.grad, self.buf1, self.buf2)
+
+
+STREAM_MIN_EXAMPLES = 16384   # from here on, streaming beats full activation matrices
+
+
 def choose_formulation(layer_dims, m, num_iterations):
-    """The cheaper first-layer formulation by a flop count: per iteration the dense path
-    spends ``4 n_1 n_0 m`` on the first layer, the example-space path ``2 n_1 m^2`` after a
-    one-off ``2 n_0 m^2 + 4 n_1 n_0 m`` (G, P and rebuilding W1)."""
+    """The cheapest formulation.  By a flop count for the first layer: the dense path
+    spends ``4 n_1 n_0 m`` per iteration, the example-space path ``2 n_1 m^2`` after a
+    one-off ``2 n_0 m^2 + 4 n_1 n_0 m`` (G, P and rebuilding W1).  Otherwise many
+    examples are streamed in chunks (threads, cache-sized buffers), few go dense."""
     n0, n1 = layer_dims[0], layer_dims[1]
     dense = num_iterations * 4.0 * n1 * n0 * m
     examples = num_iterations * 2.0 * n1 * m * m + 2.0 * n0 * m * m + 4.0 * n1 * n0 * m
-    return "examples" if m < n0 and examples < dense else "dense"
+    if m < n0 and examples < dense:
+        return "examples"
+    return "streamed" if m >= STREAM_MIN_EXAMPLES else "dense"
 
 
-TRAINERS = {"dense": DenseTrainer, "examples": ExampleSpaceTrainer}
+TRAINERS = {"dense": DenseTrainer, "examples": ExampleSpaceTrainer,
+            "streamed": StreamedTrainer}
 
 
-def Trainer(parameters, X, Y, net, learning_rate, formulation="auto", num_iterations=1):
-    """The trainer for ``formulation`` ("dense", "examples", or "auto": the cheaper)."""
+def Trainer(parameters, X, Y, net, learning_rate, formulation="auto", num_iterations=1,
+            num_threads=None):
+    """The trainer for ``formulation`` ("dense", "examples", "streamed", or "auto": the
+    cheapest).  BLAS threads are the caller's to limit (Model.fit does)."""
     if formulation == "auto":
         formulation = choose_formulation(net.layer_dims, X.shape[1], num_iterations)
+    if formulation == "streamed":
+        return StreamedTrainer(parameters, X, Y, net, learning_rate, num_threads=num_threads)
     return TRAINERS[formulation](parameters, X, Y, net, learning_rate)
