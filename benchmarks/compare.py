@@ -84,8 +84,8 @@ def child(workload, runner, dtype, repeats):
             return torch_fit(params, X, Y, hidden, spec["lr"])
 
         def fit(n):
-            model = Model.from_parameters(params, hidden, engine=runner)
-            model.formulation = formulation if runner == "cpu" else "auto"
+            options = {"formulation": formulation} if runner == "cpu" else {}
+            model = Model.from_parameters(params, hidden, engine=runner, **options)
             return model.fit(X, Y, learning_rate=spec["lr"], num_iterations=n).final_cost_
         return fit
     make_fit(*tiny_like(workload, dtype))(2)
