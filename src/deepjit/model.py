@@ -51,19 +51,18 @@ class Model:
         self.dtype = check_dtype(dtype)
         self.engine = check_engine(engine)
         self._params = initialize(self.net.layer_dims, init, seed, self.dtype)
-        self.costs_ = []
-        self.final_cost_ = None
-        self.n_iter_ = 0
+        self.costs_, self.final_cost_, self.n_iter_, self.interrupted_ = [], None, 0, False
 
     @classmethod
     def from_parameters(cls, parameters, hidden_activation="relu", output="sigmoid",
-                        dtype=None, engine="cpu", leaky_slope=DEFAULT_LEAKY_SLOPE):
-        """A model starting from ``{"W1": ..., "b1": ..., ...}`` (copied)."""
+                        dtype=None, engine="cpu", leaky_slope=DEFAULT_LEAKY_SLOPE, **options):
+        """A model starting from ``{"W1": ..., "b1": ..., ...}`` (copied); ``options``
+        are the constructor's (``formulation``, ``num_threads``)."""
         dims = _dims_of(parameters)
         if dtype is None:
-            dtype = "float32" if parameters["W1"].dtype == np.float32 else "float64"
+            dtype = "float32" if np.asarray(parameters["W1"]).dtype == np.float32 else "float64"
         model = cls(dims, hidden_activation, output, init="small", seed=0, dtype=dtype,
-                    engine=engine, leaky_slope=leaky_slope)
+                    engine=engine, leaky_slope=leaky_slope, **options)
         model._params = {k: as_matrix(f"parameters[{k!r}]", parameters[k], dtype=model.dtype)
                          .copy() for k in model._params}
         return model
