@@ -20,7 +20,8 @@ DEFAULT_LEAKY_SLOPE = 0.01
 
 
 def sigmoid(Z, slope=None):
-    return 1 / (1 + np.exp(-Z))
+    with np.errstate(over="ignore"):    # exp(-Z) = inf for Z < -709 gives exactly 0
+        return 1 / (1 + np.exp(-Z))
 
 
 def sigmoid_derivative(A, slope=None):
@@ -74,20 +75,25 @@ DERIVATIVES = {"sigmoid": sigmoid_derivative, "tanh": tanh_derivative,
 
 def resolve_hidden(hidden_activation, n_hidden):
     """One name for every hidden layer, or a list with one name per hidden layer."""
-    names = [hidden_activation] * n_hidden if isinstance(hidden_activation, str) \
-        else list(hidden_activation)
+    if isinstance(hidden_activation, str):
+        names = [hidden_activation] * n_hidden
+    elif isinstance(hidden_activation, (list, tuple)):
+        names = list(hidden_activation)
+    else:
+        raise ValueError("hidden_activation: expected an activation name or a list of names, "
+                         f"got {hidden_activation!r}")
     if len(names) != n_hidden:
         raise ValueError(f"hidden_activation: expected one name or a list of {n_hidden} "
                          f"names (one per hidden layer), got {len(names)}")
     for name in names:
-        if name not in HIDDEN_CODES:
+        if not isinstance(name, str) or name not in HIDDEN_CODES:
             raise ValueError(f"hidden_activation: unknown activation {name!r}; expected one "
                              f"of {sorted(HIDDEN_CODES)}")
     return names
 
 
 def check_output(output):
-    if output not in OUTPUT_CODES:
+    if not isinstance(output, str) or output not in OUTPUT_CODES:
         raise ValueError(f"output: unknown output {output!r}; expected one of "
                          f"{sorted(OUTPUT_CODES)}")
     return output

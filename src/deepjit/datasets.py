@@ -82,6 +82,9 @@ def load_catvnoncat(path):
     Returns ``CatData(train_x_orig, train_y, test_x_orig, test_y, classes)`` as the
     course's ``load_data()`` does."""
     path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"cat data not found: no such directory or file "
+                                f"{os.path.abspath(path)}")
     directory = path if os.path.isdir(path) else os.path.dirname(path)
     files = {k: os.path.join(directory, v) for k, v in CAT_FILES.items()}
     for file in files.values():

@@ -7,6 +7,8 @@ the draws come from ``np.random.RandomState(seed)``, which yields exactly the nu
 state; with ``seed=None`` they come from the global generator, as the week-3 notebook's
 unseeded ``initialize_parameters`` does.
 """
+import numbers
+
 import numpy as np
 
 
@@ -41,9 +43,21 @@ def check_init(init, layer_dims):
     return init
 
 
+def check_seed(seed):
+    """None (the global generator) or an integer in [0, 2**32 - 1], as np.random.seed takes."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \
+            or not 0 <= seed < 2 ** 32:
+        raise ValueError(f"seed: expected None or an integer between 0 and 2**32 - 1, "
+                         f"got {seed!r}")
+    return int(seed)
+
+
 def initialize(layer_dims, init="scaled", seed=1, dtype=np.float64):
     """Return ``{"W1": (n_1, n_0), "b1": (n_1, 1), ...}`` in ``dtype``."""
     check_init(init, layer_dims)
+    seed = check_seed(seed)
     rng = np.random if seed is None else np.random.RandomState(seed)
     parameters = {}
     for l in range(1, len(layer_dims)):

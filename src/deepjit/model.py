@@ -103,8 +103,8 @@ class Model:
             with threadpool_limits(self.num_threads, user_api="blas"):
                 log = gradient_descent(trainer, num_iterations, record_every, on_cost,
                                        callback)
-        except TrainingDiverged:
-            self._params = trainer.parameters()
+        except TrainingDiverged as diverged:
+            self._params, self.n_iter_ = trainer.parameters(), diverged.iterations
             raise
         self._params = trainer.parameters()
         self.costs_, self.final_cost_, self.n_iter_ = log.costs, log.final_cost, log.iterations

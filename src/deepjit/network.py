@@ -1,10 +1,12 @@
 """The architecture of a network: sizes, activations per layer, output and slope."""
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from .activations import (DEFAULT_LEAKY_SLOPE, HIDDEN_CODES, OUTPUT_CODES,
                           check_output, resolve_hidden)
+from .validation import positive_number
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,7 @@ class Network:
         if output == "softmax" and dims[-1] < 2:
             raise ValueError("layer_dims: a softmax output needs at least 2 units in the "
                              f"last layer, got {dims[-1]}")
-        slope = float(leaky_slope)
-        if not (np.isfinite(slope) and slope > 0):
-            raise ValueError(f"leaky_slope: expected a finite positive number, got {leaky_slope!r}")
-        return cls(dims, tuple(hidden), output, slope)
+        return cls(dims, tuple(hidden), output, positive_number("leaky_slope", leaky_slope))
 
     @property
     def L(self):
@@ -46,12 +45,18 @@ class Network:
 
 
 def check_layer_dims(layer_dims):
+    """``(n_0, n_1, ..., n_L)`` as ints: at least two sizes, each a positive integer (an
+    int, a numpy integer or an integral float such as 3.0)."""
     try:
-        dims = tuple(int(n) for n in layer_dims)
-        ok = len(dims) >= 2 and all(n >= 1 and n == float(m) for n, m in zip(dims, layer_dims))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
+        sizes = [] if isinstance(layer_dims, (str, bytes)) else list(layer_dims)
+    except TypeError:
+        sizes = []
+    if len(sizes) < 2 or not all(_is_size(n) for n in sizes):
         raise ValueError("layer_dims: expected a list of at least two positive integers "
                          f"[n_x, n_1, ..., n_L], got {layer_dims!r}")
-    return dims
+    return tuple(int(n) for n in sizes)
+
+
+def _is_size(n):
+    return (isinstance(n, numbers.Real) and not isinstance(n, bool) and bool(np.isfinite(n))
+            and n >= 1 and n == int(n))

@@ -17,7 +17,11 @@ CHUNK_SECONDS = 0.25   # aim for compiled calls of about this long between check
 
 class TrainingDiverged(FloatingPointError):
     """Raised when training produced NaN or inf; the model keeps the last finite
-    parameters."""
+    parameters, reached after ``iterations`` iterations."""
+
+    def __init__(self, iterations, message):
+        super().__init__(message)
+        self.iterations = iterations
 
 
 @dataclass
@@ -67,6 +71,10 @@ def gradient_descent(trainer, num_iterations, record_every=100, on_cost=None,
     recorded iteration and for the last one; ``callback(iterations_done, cost)`` after
     every chunk.  Returns a :class:`FitLog`; raises :class:`TrainingDiverged`."""
     log, it, per_call = FitLog(), 0, 1
+    # A chunk reports only its first cost, so a cost that overflows mid-chunk while the
+    # parameters stay finite shows at the next chunk's start: the replay then starts
+    # from the previous chunk, and the result does not depend on chunk lengths.
+    previous = (0, trainer.snapshot())
     with _InterruptFlag() as interrupt:
         while it < num_iterations and not interrupt.raised:
             to_record = record_every - it % record_every
@@ -75,13 +83,16 @@ def gradient_descent(trainer, num_iterations, record_every=100, on_cost=None,
             snapshot, started = trainer.snapshot(), time.perf_counter()
             first, final = trainer.run(n, last)
             elapsed = time.perf_counter() - started
-            if not (np.isfinite(first) and trainer.is_finite()):
-                log.iterations = _find_last_finite(trainer, it, snapshot, n)
-                raise TrainingDiverged(
+            if not (np.isfinite(first) and trainer.is_finite()
+                    and (not last or np.isfinite(final))):
+                start, saved = previous
+                log.iterations = _find_last_finite(trainer, start, saved, it + n - start)
+                raise TrainingDiverged(log.iterations,
                     f"training diverged at iteration {log.iterations}: NaN or inf appeared "
                     f"in the parameters or the cost; the model keeps the last finite "
                     f"parameters (after {log.iterations} iterations). Try a smaller "
                     "learning_rate or standardised inputs.")
+            previous = (it, snapshot)
             if it % record_every == 0:
                 log.costs.append(float(first))
                 if on_cost:

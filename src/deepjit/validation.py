@@ -8,7 +8,10 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
 def check_dtype(dtype):
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+    except TypeError:
+        name = None
     if name not in DTYPES:
         raise ValueError(f"dtype: expected 'float64' or 'float32', got {dtype!r}")
     return np.dtype(DTYPES[name])

@@ -89,9 +89,10 @@ class Trainer:
         first = last = np.nan
         for step in range(n_steps):
             As, ZL = forward(self.params, self.X, self.net)
-            if step == 0 or (want_last_cost and step == n_steps - 1):
-                c = cost(ZL, self.Y, self.net.output)
-                first, last = (c, c) if step == 0 else (first, c)
+            if step == 0:
+                first = cost(ZL, self.Y, self.net.output)
+            if want_last_cost and step == n_steps - 1:
+                last = cost(ZL, self.Y, self.net.output)
             update(self.params, backward(self.params, As, self.Y, self.net), self.lr)
         return first, last
 
