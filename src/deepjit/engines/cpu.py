@@ -22,28 +22,40 @@ from numba import njit, prange
 from threadpoolctl import threadpool_limits
 
 from ..activations import LEAKY_RELU, LINEAR, RELU, SIGMOID, SOFTMAX, TANH
+from . import vecmath
+
+# numpy's error model: a division by zero gives inf/NaN instead of raising, which also
+# lets LLVM vectorise loops that divide (the divergence checks catch non-finite values).
+kernel = njit(cache=True, error_model="numpy")
 
 
-@njit(cache=True)
+@kernel
 def bias_activation(Z, b, code, slope):
-    """In place: ``Z <- g(Z + b)`` for a hidden code (LINEAR only adds the bias)."""
+    """In place: ``Z <- g(Z + b)`` for a hidden code (LINEAR only adds the bias).  One
+    loop per code, so each inner loop is branch-free and vectorises."""
     n, m = Z.shape
     for i in range(n):
-        bi = b[i, 0]
-        for j in range(m):
-            z = Z[i, j] + bi
-            if code == RELU:
-                z = z if z > 0 else 0.0 * z
-            elif code == LEAKY_RELU:
-                z = z if z > 0 else slope * z
-            elif code == SIGMOID:
-                z = 1.0 / (1.0 + math.exp(-z))
-            elif code == TANH:
-                z = math.tanh(z)
-            Z[i, j] = z
+        bi, row = b[i, 0], Z[i]
+        if code == RELU:
+            for j in range(m):
+                z = row[j] + bi
+                row[j] = z if z > 0 else 0.0
+        elif code == LEAKY_RELU:
+            for j in range(m):
+                z = row[j] + bi
+                row[j] = z if z > 0 else slope * z
+        elif code == SIGMOID:
+            for j in range(m):
+                row[j] = vecmath.sigmoid(row[j] + bi)
+        elif code == TANH:
+            for j in range(m):
+                row[j] = vecmath.tanh(row[j] + bi)
+        else:
+            for j in range(m):
+                row[j] = row[j] + bi
 
 
-@njit(cache=True)
+@kernel
 def output_activation(Z, code, A):
     """``A = g(Z)`` for an output code; softmax works column by column."""
     n, m = Z.shape
@@ -54,19 +66,19 @@ def output_activation(Z, code, A):
                 zmax = max(zmax, Z[i, j])
             total = 0.0
             for i in range(n):
-                A[i, j] = math.exp(Z[i, j] - zmax)
+                A[i, j] = vecmath.exp(Z[i, j] - zmax)
                 total += A[i, j]
             for i in range(n):
                 A[i, j] = A[i, j] / total
     elif code == SIGMOID:
         for i in range(n):
             for j in range(m):
-                A[i, j] = 1.0 / (1.0 + math.exp(-Z[i, j]))
+                A[i, j] = vecmath.sigmoid(Z[i, j])
     else:
         A[:, :] = Z
 
 
-@njit(cache=True)
+@kernel
 def dense_forward(W, b, A_prev, code, slope, out):
     """``out = g(W A_prev + b)`` for a hidden code.  ``W : (n_l, n_{l-1})``,
     ``b : (n_l, 1)``, ``A_prev : (n_{l-1}, m)``, ``out : (n_l, m)``, all C-contiguous."""
@@ -75,25 +87,28 @@ def dense_forward(W, b, A_prev, code, slope, out):
     return out
 
 
-@njit(cache=True)
+@kernel
 def activation_backward(dA, A, code, slope):
     """In place: ``dA <- dA * g'(Z)`` with ``g'`` from ``A = g(Z)``; dA becomes dZ."""
     n, m = dA.shape
     for i in range(n):
-        for j in range(m):
-            a = A[i, j]
-            if code == RELU:
-                dA[i, j] = dA[i, j] if a > 0 else 0.0 * dA[i, j]
-            elif code == LEAKY_RELU:
-                dA[i, j] = dA[i, j] if a > 0 else slope * dA[i, j]
-            elif code == SIGMOID:
-                dA[i, j] = dA[i, j] * (a * (1.0 - a))
-            elif code == TANH:
-                dA[i, j] = dA[i, j] * (1.0 - a * a)
+        d, a = dA[i], A[i]
+        if code == RELU:
+            for j in range(m):
+                d[j] = d[j] if a[j] > 0 else 0.0
+        elif code == LEAKY_RELU:
+            for j in range(m):
+                d[j] = d[j] if a[j] > 0 else slope * d[j]
+        elif code == SIGMOID:
+            for j in range(m):
+                d[j] = d[j] * (a[j] * (1.0 - a[j]))
+        elif code == TANH:
+            for j in range(m):
+                d[j] = d[j] * (1.0 - a[j] * a[j])
     return dA
 
 
-@njit(cache=True)
+@kernel
 def dense_backward(dZ, A_prev, W, dW, db, dA_prev, need_dA_prev):
     """``dW = 1/m dZ A_prev^T``, ``db = 1/m sum_j dZ``, ``dA_prev = W^T dZ`` (if asked)."""
     inv_m = 1.0 / dZ.shape[1]
@@ -106,7 +121,7 @@ def dense_backward(dZ, A_prev, W, dW, db, dA_prev, need_dA_prev):
         np.dot(W.T, dZ, dA_prev)
 
 
-@njit(cache=True)
+@kernel
 def bias_gradient(dZ, db):
     """``db = 1/m sum_j dZ[:, j]``."""
     n, m = dZ.shape
@@ -118,7 +133,7 @@ def bias_gradient(dZ, db):
         db[i, 0] = inv_m * total
 
 
-@njit(cache=True)
+@kernel
 def cost(ZL, Y, code):
     """Mean loss from the output pre-activations (see ``reference.cost``)."""
     n, m = ZL.shape
@@ -148,12 +163,12 @@ def cost(ZL, Y, code):
 # -- whole networks on flat buffers -----------------------------------------------------
 # ``lay = (dims, w_off, b_off, a_off)``: int64 arrays from :class:`Layout`.
 
-@njit(cache=True)
+@kernel
 def _layer(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@njit(cache=True)
+@kernel
 def _output_layer(Z, b, code, A):
     """The output layer from its product ``Z = W A_prev``: adds ``b`` in place (Z becomes
     Z_L) and writes ``A = g(Z_L)``."""
@@ -161,7 +176,7 @@ def _output_layer(Z, b, code, A):
     output_activation(Z, code, A)
 
 
-@njit(cache=True)
+@kernel
 def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     """Layers ``l_start..L`` from ``A_prev`` (the activations of layer l_start - 1):
     fills their slots in ``acts`` (A_L in the last) and ``ZL``; returns A_L."""
@@ -180,12 +195,12 @@ def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     return A_prev
 
 
-@njit(cache=True)
+@kernel
 def forward(theta, lay, codes, slope, X, acts, ZL):
     return forward_from(1, X, theta, lay, codes, slope, acts, ZL)
 
 
-@njit(cache=True)
+@kernel
 def backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
     """Fills ``grad`` (the layout of theta); ``buf1``/``buf2`` hold dZ / dA_prev in turn.
     With ``need_dW1`` False the product dW1 = dZ1 X^T is skipped (its slot is left
@@ -215,13 +230,13 @@ def backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
     return dZ
 
 
-@njit(cache=True)
+@kernel
 def _descend(theta, grad, learning_rate):
     for k in range(theta.size):
         theta[k] = theta[k] - learning_rate * grad[k]
 
 
-@njit(cache=True)
+@kernel
 def train_steps(theta, lay, codes, slope, X, Y, learning_rate, n_steps, want_last_cost,
                 acts, ZL, grad, buf1, buf2):
     """``n_steps`` iterations of full-batch gradient descent on ``theta`` in place.
@@ -238,7 +253,7 @@ def train_steps(theta, lay, codes, slope, X, Y, learning_rate, n_steps, want_las
     return first, last
 
 
-@njit(cache=True)
+@kernel
 def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_steps,
                          want_last_cost, acts, ZL, grad, buf1, buf2, work):
     """As ``train_steps``, with the first layer carried in example space: ``P = W1 X``
@@ -273,7 +288,7 @@ def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_
     return first, last
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, error_model="numpy", parallel=True)
 def train_steps_streamed(theta, lay, codes, slope, X, Y, learning_rate, n_steps,
                          want_last_cost, chunk, Xc, Yc, acts, ZL, grads, buf1, buf2):
     """As ``train_steps``, streaming the examples in chunks of ``chunk`` columns through
