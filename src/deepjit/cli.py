@@ -1,11 +1,221 @@
-"""The ``deepjit`` command line (also ``python -m deepjit``)."""
+"""The ``deepjit`` command line (also ``python -m deepjit``): ``train``, ``predict``,
+``demo``.
+
+Data files (``--data``), by suffix:
+
+- ``.h5`` / ``.hdf5``: a course image file (``*_set_x``, ``*_set_y``), flattened and
+  scaled to [0, 1] as the course does;
+- ``.npz``: arrays ``X`` of shape ``(n_x, m)``, one example per COLUMN as in the course,
+  and ``Y`` of shape ``(1, m)`` or ``(m,)`` (optional for ``predict``);
+- ``.csv``: a header row, one example per ROW; the label column is ``--label-column``
+  (default: ``label``, else ``y``), the other columns are the features.
+"""
 import argparse
+import csv
 import sys
 import time
+from collections import namedtuple
+from pathlib import Path
+
+import numpy as np
 
 from . import __version__
 
+DATA_HELP = ("data file: .h5 (course images), .npz (X of shape (n_x, m), one example per "
+             "column as in the course, and Y of shape (1, m) or (m,)) or .csv (header row, "
+             "one example per row, a label column)")
+Images = namedtuple("Images", "classes shape")   # what a .h5 file adds: names, (h, w, c)
 
+
+# -- data files ---------------------------------------------------------------------------
+def load_data(path, label_column=None, need_labels=True):
+    """``(X (n_x, m), Y (1, m) or None, Images or None)`` from a data file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such data file: {path}")
+    suffix = path.suffix.lower()
+    readers = {".h5": _read_h5, ".hdf5": _read_h5, ".npz": _read_npz, ".csv": _read_csv}
+    if suffix not in readers:
+        raise ValueError(f"{path}: unknown data format {suffix!r}; expected .h5, .npz or .csv")
+    X, Y, images = readers[suffix](path, label_column)
+    if need_labels and Y is None:
+        raise ValueError(f"{path}: no labels found (training needs them)")
+    return X, Y, images
+
+
+def _read_h5(path, label_column):
+    from .datasets import flatten_images, load_h5_images
+    x_orig, y, classes = load_h5_images(path)
+    return flatten_images(x_orig), y, Images(classes, x_orig.shape[1:])
+
+
+def _read_npz(path, label_column):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as exc:
+        raise ValueError(f"{path}: refused, it holds pickled Python objects ({exc})") from None
+    if "X" not in arrays:
+        raise ValueError(f"{path}: expected an array 'X' of shape (n_x, m), found "
+                         f"{sorted(arrays)}")
+    X, Y = arrays["X"], arrays.get("Y")
+    if X.ndim != 2:
+        raise ValueError(f"{path}: X must be 2-D (n_x, m), got shape {X.shape}")
+    if Y is not None:
+        Y = Y.reshape(1, -1) if Y.ndim == 1 else Y
+        if Y.ndim != 2 or Y.shape[1] != X.shape[1]:
+            raise ValueError(f"{path}: Y must be (1, m) or (m,) with m = {X.shape[1]} (the "
+                             f"columns of X, one example per column), got shape {Y.shape}")
+    return X, Y, None
+
+
+def _read_csv(path, label_column):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 2:
+        raise ValueError(f"{path}: expected a header row and at least one example row")
+    header, body = [name.strip() for name in rows[0]], rows[1:]
+    label = _label_column(path, header, label_column)
+    try:
+        values = np.array([[float(v) for v in row] for row in body if row])
+    except ValueError as exc:
+        raise ValueError(f"{path}: every value must be a number ({exc})") from None
+    if values.ndim != 2 or values.shape[1] != len(header):
+        raise ValueError(f"{path}: every row must have {len(header)} values, as the header")
+    features = [i for i, name in enumerate(header) if name != label]
+    Y = values[:, header.index(label)].reshape(1, -1) if label in header else None
+    return values[:, features].T, Y, None
+
+
+def _label_column(path, header, label_column):
+    if label_column is not None:
+        if label_column not in header:
+            raise ValueError(f"{path}: no column {label_column!r}; columns are {header}")
+        return label_column
+    return next((name for name in ("label", "y") if name in header), None)
+
+
+# -- train ----------------------------------------------------------------------------------
+def train(args):
+    """Trains a network on --data, saves it, and plots the costs (and boundary)."""
+    from . import Model
+    X, Y, _ = load_data(args.data, args.label_column)
+    n_out = _output_units(Y, args.output)
+    model = Model([X.shape[0], *args.layers, n_out], args.activation, args.output,
+                  init=args.init, seed=args.seed, dtype=args.dtype, engine=args.engine)
+    print(f"Training layers {model.layer_dims}, {args.activation}/{args.output}, "
+          f"{X.shape[1]} examples, engine {args.engine}")
+    started = time.perf_counter()
+    with _ProgressBar(args.iterations) as bar:
+        model.fit(X, Y, learning_rate=args.learning_rate, num_iterations=args.iterations,
+                  record_every=args.record_every, callback=bar)
+    print(f"Trained {model.n_iter_} iterations in {time.perf_counter() - started:.2f} s; "
+          f"final cost {model.final_cost_:.6f}")
+    if args.output != "linear":
+        print(f"Train accuracy: {100 * model.score(X, Y):.2f} %")
+    print(f"Saved the model to {model.save(args.out)}")
+    if args.plot:
+        _write_plots(model, X, Y, args)
+    return 0
+
+
+def _output_units(Y, output):
+    """n_L from the labels: 1 for sigmoid, the number of classes for softmax (labels
+    0..K-1), the rows of Y for linear."""
+    if output != "softmax":
+        return Y.shape[0]
+    if Y.shape[0] != 1 or np.any(Y != np.round(Y)) or Y.min() < 0:
+        raise ValueError("labels: a softmax output needs integer class labels 0..K-1 in "
+                         "one row or column")
+    return max(2, int(Y.max()) + 1)
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr; called as ``Model.fit``'s ``callback(done, cost)``."""
+
+    def __init__(self, total):
+        self.total = total
+
+    def __enter__(self):
+        from tqdm import tqdm
+        self.bar = tqdm(total=self.total, unit="it", desc="training", file=sys.stderr)
+        return self
+
+    def __call__(self, done, cost):
+        self.bar.update(done - self.bar.n)
+        self.bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+def _write_plots(model, X, Y, args):
+    from . import plots
+    plots.plot_costs(model.costs_, args.learning_rate, args.record_every, path=args.plot)
+    print(f"Wrote the cost curve to {args.plot}")
+    if X.shape[0] == 2:
+        plot = Path(args.plot)
+        boundary = plot.with_name(f"{plot.stem}_boundary{plot.suffix}")
+        plots.plot_decision_boundary(model, X, Y, path=boundary)
+        print(f"Wrote the decision boundary to {boundary}")
+
+
+# -- predict --------------------------------------------------------------------------------
+def predict(args):
+    """Predicts --data with a saved model; prints the accuracy when labels are present."""
+    from . import Model
+    if not Path(args.model).is_file():
+        raise FileNotFoundError(f"no such model file: {args.model}")
+    model = Model.load(args.model, engine=args.engine)
+    X, Y, images = load_data(args.data, args.label_column, need_labels=False)
+    proba, predicted = model.predict_proba(X), model.predict(X)
+    print(f"Predicted {X.shape[1]} examples with {args.model} (layers {model.layer_dims})")
+    if Y is not None:
+        score = model.score(X, Y)
+        print(f"R^2: {score:.4f}" if model.net.output == "linear"
+              else f"Accuracy: {100 * score:.2f} %")
+    if args.out:
+        _write_predictions(args.out, model.net.output, predicted, proba)
+        print(f"Wrote the predictions to {args.out}")
+    if args.mislabeled:
+        _plot_mislabeled(args.mislabeled, X, Y, predicted, images)
+    return 0
+
+
+def _plot_mislabeled(path, X, Y, predicted, images):
+    if images is None or Y is None or Y.shape[0] != 1:
+        raise ValueError("--mislabeled needs labelled image data (a course .h5 file)")
+    from . import plots
+    plots.plot_mislabeled_images(images.classes, X, Y, predicted, path=path,
+                                 image_shape=images.shape)
+    print(f"Wrote the {int(np.sum(Y != predicted))} mislabeled images to {path}")
+
+
+def _write_predictions(path, output, predicted, proba):
+    """One row per example: the prediction, then the probabilities (classifiers)."""
+    n = proba.shape[0]
+    if output == "linear":
+        header, table = [f"y{i}" for i in range(n)], proba.T
+    elif output == "softmax":
+        header, table = ["prediction"] + [f"p{k}" for k in range(n)], \
+            np.hstack([predicted.T, proba.T])
+    else:
+        names = ["prediction", "probability"] if n == 1 else \
+            [f"prediction{i}" for i in range(n)] + [f"probability{i}" for i in range(n)]
+        header, table = names, np.hstack([predicted.T, proba.T])
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for row in table:
+            writer.writerow([_number(v) for v in row])
+
+
+def _number(value):
+    return str(int(value)) if float(value).is_integer() and abs(value) < 2 ** 53 \
+        else repr(float(value))
+
+
+# -- demo ------------------------------------------------------------------------------------
 def demo(args):
     """Trains on the flower (built in) or, with --data-dir, on the cat images."""
     from . import Model, datasets
@@ -34,11 +244,90 @@ def demo(args):
     return 0
 
 
+# -- the parser ------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad option in one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _layers(text):
+    """'20,7,5' -> [20, 7, 5]; '' or 'none' -> [] (no hidden layer)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        sizes = [int(n) for n in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 20,7,5, got "
+                                         f"{text!r}")
+    return sizes
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not np.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got "
+                                             f"{text!r}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _add_train(commands):
+    p = commands.add_parser("train", help="train a network on a data file and save it",
+                            description=train.__doc__ + " " + DATA_HELP)
+    p.add_argument("--data", required=True, help=DATA_HELP)
+    p.add_argument("--label-column", help="CSV label column (default: 'label', else 'y')")
+    p.add_argument("--layers", type=_layers, default=[20, 7, 5],
+                   help="hidden layer sizes, comma-separated; n_x and n_L come from the "
+                        "data ('none' for logistic regression; default 20,7,5)")
+    p.add_argument("--activation", default="relu",
+                   choices=["relu", "tanh", "sigmoid", "leaky_relu", "linear"])
+    p.add_argument("--output", default="sigmoid", choices=["sigmoid", "softmax", "linear"],
+                   help="sigmoid: labels 0/1; softmax: labels 0..K-1; linear: regression")
+    p.add_argument("--init", default="scaled", choices=["scaled", "small", "he", "xavier"])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--learning-rate", type=_positive(float), default=0.0075)
+    p.add_argument("--iterations", type=_positive(int), default=2500)
+    p.add_argument("--record-every", type=_positive(int), default=100,
+                   help="record the cost every N iterations (default 100)")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    p.add_argument("--engine", default="cpu", choices=["cpu", "numpy", "cuda"])
+    p.add_argument("--out", default="model.npz", help="model file to write (default "
+                   "model.npz)")
+    p.add_argument("--plot", help="write the cost curve to this PNG; for 2-D inputs also "
+                   "the decision boundary, to NAME_boundary.png")
+    p.set_defaults(run=train)
+
+
+def _add_predict(commands):
+    p = commands.add_parser("predict", help="predict a data file with a saved model",
+                            description=predict.__doc__ + " " + DATA_HELP)
+    p.add_argument("--model", required=True, help="model file written by 'deepjit train'")
+    p.add_argument("--data", required=True, help=DATA_HELP + "; labels optional")
+    p.add_argument("--label-column", help="CSV label column (default: 'label', else 'y')")
+    p.add_argument("--out", help="write one row per example to this CSV: the prediction "
+                   "and the output probabilities")
+    p.add_argument("--mislabeled", help="for .h5 images: write a grid of the mislabeled "
+                   "images to this PNG")
+    p.add_argument("--engine", default="cpu", choices=["cpu", "numpy", "cuda"])
+    p.set_defaults(run=predict)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="deepjit", description=(
+    parser = _Parser(prog="deepjit", description=(
         "Train the fully connected networks of 'Neural Networks and Deep Learning' fast."))
     parser.add_argument("--version", action="version", version=f"deepjit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_train(commands)
+    _add_predict(commands)
     p = commands.add_parser("demo", help="train on the built-in flower data (or the cat data)")
     p.add_argument("--data-dir", help="directory with train_catvnoncat.h5 / test_catvnoncat.h5")
     p.add_argument("--engine", default="cpu", choices=["cpu", "numpy", "cuda"])
@@ -50,6 +339,13 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError, ImportError, RuntimeError) as exc:
-        print(f"deepjit: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError, ImportError, RuntimeError, ArithmeticError) as exc:
+        print(f"deepjit: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("deepjit: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -28,6 +28,7 @@ def save(path, parameters, meta):
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -36,14 +37,22 @@ def save(path, parameters, meta):
     return path
 
 
+def _new_file_mode():
+    """The mode ``open`` would give a new file (``mkstemp`` makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def load(path):
     """Returns ``(parameters, meta)``; a ValueError says why a file is refused."""
     path = os.fspath(path)
+    if not _is_zip(path):
+        raise ValueError(f"{path}: refused, not a .npz archive; deepjit model files are "
+                         ".npz files written by Model.save")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise
     except ValueError as exc:
         raise ValueError(f"{path}: refused, it holds pickled Python objects; deepjit model "
                          f"files hold only plain arrays ({exc})") from None
@@ -51,6 +60,12 @@ def load(path):
         raise ValueError(f"{path}: not a readable .npz model file ({exc})") from None
     meta = _read_meta(path, arrays.pop("__meta__", None))
     return _check_parameters(path, arrays, meta), meta
+
+
+def _is_zip(path):
+    """True for a zip archive (what .npz files are); FileNotFoundError when missing."""
+    with open(path, "rb") as f:
+        return f.read(4) in (b"PK\x03\x04", b"PK\x05\x06")   # entries / empty
 
 
 def _read_meta(path, raw):
