@@ -39,11 +39,11 @@ def bias_activation(Z, b, code, slope):
         if code == RELU:
             for j in range(m):
                 z = row[j] + bi
-                row[j] = z if z > 0 else 0.0
+                row[j] = 0.0 if z <= 0 else z      # NaN passes, as in np.maximum(0, Z)
         elif code == LEAKY_RELU:
             for j in range(m):
                 z = row[j] + bi
-                row[j] = z if z > 0 else slope * z
+                row[j] = slope * z if z <= 0 else z
         elif code == SIGMOID:
             for j in range(m):
                 row[j] = vecmath.sigmoid(row[j] + bi)

@@ -1,0 +1,147 @@
+"""engine="cuda" against engine="cpu": short training runs, predictions, the Trainer's
+state methods, and the clear error without a GPU.
+
+Runs under the CUDA simulator (no GPU needed) unless DEEPJIT_TEST_GPU=1; the simulator
+is slow, so the networks are tiny and the runs a few iterations long.
+"""
+import os
+
+if os.environ.get("DEEPJIT_TEST_GPU") != "1":
+    # numba reads NUMBA_ENABLE_CUDASIM when numba itself is imported (earlier test
+    # modules import it), so reload its config before numba.cuda is first imported.
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+    from numba.core import config
+    config.reload_config()
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import assert_params_rel, assert_rel, random_problem
+
+from deepjit import Model, TrainingDiverged
+from deepjit.engines import cuda as engine
+from deepjit.engines import reference
+
+if not engine.SIMULATOR and os.environ.get("DEEPJIT_TEST_GPU") != "1":
+    raise RuntimeError("numba.cuda was imported before these tests switched the CUDA "
+                       "simulator on; set NUMBA_ENABLE_CUDASIM=1 in tests/conftest.py")
+
+ARCHITECTURES = [
+    ([4, 3, 1], "relu", "sigmoid"),
+    ([5, 4, 3, 3], ["tanh", "leaky_relu"], "softmax"),
+    ([3, 4, 2], "sigmoid", "linear"),
+    ([4, 1], "relu", "sigmoid"),
+]
+
+
+@pytest.fixture(autouse=True)
+def small_launches(monkeypatch):
+    monkeypatch.setattr(engine, "THREADS_PER_BLOCK", 8)
+    monkeypatch.setattr(engine, "MAX_BLOCKS", 4)
+    monkeypatch.setattr(engine, "TILE", 4)
+
+
+def fitted_pair(dims, hidden, output, dtype="float64", iterations=3, seed=0):
+    net, params, X, Y = random_problem(seed, dims, hidden, output, m=9, slope=0.05)
+    models = [Model.from_parameters(params, hidden, output, dtype=dtype, engine=name,
+                                    leaky_slope=0.05).fit(X, Y, 0.3, iterations,
+                                                          record_every=2)
+              for name in ("cuda", "cpu")]
+    return models, X
+
+
+@pytest.mark.parametrize("dims, hidden, output", ARCHITECTURES)
+def test_training_matches_cpu_engine(dims, hidden, output):
+    (gpu, cpu), X = fitted_pair(dims, hidden, output)
+    assert len(gpu.costs_) == len(cpu.costs_) == 2
+    assert_rel(gpu.costs_, cpu.costs_, rtol=1e-10)
+    assert_rel(gpu.final_cost_, cpu.final_cost_, rtol=1e-10)
+    assert_params_rel(gpu.parameters, cpu.parameters, rtol=1e-10)
+    assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dims, hidden, output", ARCHITECTURES[:2])
+def test_gradients_match_the_numpy_oracle(dims, hidden, output):
+    net, params, X, Y = random_problem(3, dims, hidden, output, m=9, slope=0.05)
+    trainer = engine.Trainer(params, X, Y, net, 0.1)
+    first, _ = trainer.run(1, False)
+    As, ZL = reference.forward(params, X, net)
+    expected = reference.backward(params, As, Y, net)
+    gradients = trainer.net.layout.unpack(trainer.grad.copy_to_host())
+    assert_params_rel({"d" + k: v for k, v in gradients.items()}, expected)
+    assert_rel(first, reference.cost(ZL, Y, output))
+
+
+def test_float32_training_matches_cpu_engine():
+    (gpu, cpu), X = fitted_pair([4, 3, 2], "tanh", "softmax", dtype="float32", iterations=2)
+    assert gpu.parameters["W1"].dtype == np.float32
+    assert gpu.predict_proba(X).dtype == np.float32
+    assert_params_rel(gpu.parameters, cpu.parameters, rtol=1e-5)
+    assert_rel(gpu.final_cost_, cpu.final_cost_, rtol=1e-5)
+
+
+def test_trainer_state_methods():
+    net, params, X, Y = random_problem(1, [3, 2, 1], "tanh", "sigmoid", m=5)
+    trainer = engine.Trainer(params, X, Y, net, 0.5)
+    before = trainer.snapshot()
+    first, last = trainer.run(1, False)
+    assert np.isfinite(first) and np.isnan(last)
+    assert not np.allclose(trainer.parameters()["W1"], params["W1"])
+    trainer.restore(before)
+    assert_params_rel(trainer.parameters(), params, rtol=0)
+    assert trainer.is_finite()
+    trainer.restore(np.full(before.shape, np.inf))
+    assert not trainer.is_finite()
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")   # the simulator's numpy
+def test_divergence_stops_where_the_cpu_engine_stops():
+    net, params, X, Y = random_problem(2, [2, 1], "relu", "linear", m=3)
+    stopped = []
+    for name in ("cuda", "cpu"):     # record_every=1: one-step chunks for both
+        model = Model.from_parameters(params, output="linear", engine=name)
+        with pytest.raises(TrainingDiverged):
+            model.fit(X, Y, learning_rate=1e80, num_iterations=6, record_every=1)
+        stopped.append(model.parameters)
+    assert_params_rel(stopped[0], stopped[1], rtol=1e-10)
+
+
+def run_without_simulator(code):
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_without_gpu_a_clear_error_and_no_cuda_import_before():
+    out = run_without_simulator(
+        "import sys, numpy as np\n"
+        "from deepjit import Model\n"
+        "model = Model([2, 1], engine='cuda')\n"
+        "print(any(k == 'numba.cuda' or k.startswith('numba.cuda.') for k in sys.modules))\n"
+        "try:\n"
+        "    model.fit(np.zeros((2, 3)), np.zeros((1, 3)), num_iterations=1)\n"
+        "    print('GPU')\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n")
+    imported_early, message = out.splitlines()[:2]
+    assert imported_early == "False"
+    if message == "GPU":
+        pytest.skip("a GPU is present")
+    assert message.startswith("engine='cuda' needs an NVIDIA GPU with a working driver; "
+                              "none was found (")
+
+
+def test_without_numba_cuda_a_clear_error():
+    out = run_without_simulator(
+        "import sys\n"
+        "sys.modules['numba.cuda'] = None\n"
+        "from deepjit.engines import get_engine\n"
+        "try:\n"
+        "    get_engine('cuda')\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n")
+    assert out.startswith("engine='cuda' needs numba-cuda (pip install 'deepjit[cuda]')")

@@ -1,0 +1,184 @@
+"""Each CUDA kernel (through its host driver) against the cpu kernels / numpy, float64.
+
+Runs under the CUDA simulator (no GPU needed) unless DEEPJIT_TEST_GPU=1.  The launch
+settings are patched tiny so that these small odd sizes span several blocks, several
+grid-stride passes and partial matmul tiles.
+"""
+import os
+
+if os.environ.get("DEEPJIT_TEST_GPU") != "1":
+    # numba reads NUMBA_ENABLE_CUDASIM when numba itself is imported (earlier test
+    # modules import it), so reload its config before numba.cuda is first imported.
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+    from numba.core import config
+    config.reload_config()
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import assert_rel
+from numba import cuda
+
+from deepjit.activations import HIDDEN_CODES, OUTPUT_CODES, SOFTMAX
+from deepjit.engines import cpu
+from deepjit.engines import cuda as engine
+
+if not engine.SIMULATOR and os.environ.get("DEEPJIT_TEST_GPU") != "1":
+    raise RuntimeError("numba.cuda was imported before these tests switched the CUDA "
+                       "simulator on; set NUMBA_ENABLE_CUDASIM=1 in tests/conftest.py")
+
+SLOPE = 0.03
+
+
+@pytest.fixture(autouse=True)
+def tiny_launches(monkeypatch):
+    monkeypatch.setattr(engine, "THREADS_PER_BLOCK", 4)
+    monkeypatch.setattr(engine, "MAX_BLOCKS", 3)
+    monkeypatch.setattr(engine, "TILE", 3)
+
+
+def on_device(*arrays):
+    return [cuda.to_device(np.ascontiguousarray(a)) for a in arrays]
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("M, K, N", [(5, 7, 8), (1, 4, 1)])
+def test_product_matches_numpy(trans_a, trans_b, M, K, N):
+    rng = np.random.default_rng(M * K * N + 2 * trans_a + trans_b)
+    A = rng.standard_normal((K, M) if trans_a else (M, K))
+    B = rng.standard_normal((N, K) if trans_b else (K, N))
+    dA, dB, dC = on_device(A, B, np.full((M, N), np.nan))
+    engine.product(dA, dB, dC, trans_a, trans_b, alpha=0.25)
+    expected = 0.25 * (A.T if trans_a else A) @ (B.T if trans_b else B)
+    assert_rel(dC.copy_to_host(), expected)
+
+
+@pytest.mark.skipif(engine.SIMULATOR or engine._cupy() is None,
+                    reason="cuBLAS path: needs a real GPU and CuPy")
+def test_products_and_sums_through_cublas_match_numpy(monkeypatch):
+    monkeypatch.setattr(engine, "CUBLAS_MIN_WORK", 0)
+    rng = np.random.default_rng(3)
+    A, B = rng.standard_normal((6, 5)), rng.standard_normal((7, 5))
+    dA, dB, dC = on_device(A, B, np.empty((6, 7)))
+    engine.product(dA, dB, dC, trans_b=True, alpha=0.5)
+    assert_rel(dC.copy_to_host(), 0.5 * A @ B.T)
+    d_out, = on_device(np.empty(6))
+    engine.row_sums(dA, 0.25, d_out)
+    assert_rel(d_out.copy_to_host(), 0.25 * A.sum(axis=1))
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_CODES))
+@pytest.mark.parametrize("n, m", [(5, 7), (1, 1)])
+def test_bias_activation_matches_cpu(name, n, m):
+    rng = np.random.default_rng(n + m)
+    Z, b = 2 * rng.standard_normal((n, m)), rng.standard_normal((n, 1))
+    dZ, db = on_device(Z, b)
+    engine.bias_activation(dZ, db, HIDDEN_CODES[name], SLOPE)
+    expected = Z.copy()
+    cpu.bias_activation(expected, b, HIDDEN_CODES[name], SLOPE)
+    assert_rel(dZ.copy_to_host(), expected)
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_CODES))
+@pytest.mark.parametrize("n, m", [(3, 9), (2, 1)])
+def test_output_activation_and_delta_match_cpu(name, n, m):
+    rng = np.random.default_rng(10 * n + m)
+    Z, b, Y = 3 * rng.standard_normal((n, m)), rng.standard_normal((n, 1)), rng.random((n, m))
+    code = OUTPUT_CODES[name]
+    expected_Z = Z + b
+    expected_A = np.empty_like(Z)
+    cpu.output_activation(expected_Z, code, expected_A)
+    dZ1, dZ2, db, dY, dA, dD = on_device(Z, Z, b, Y, np.empty_like(Z), np.empty_like(Z))
+    engine.output_activation(dZ1, db, code, dA)
+    engine.output_delta(dZ2, db, dY, code, dD)
+    assert_rel(dZ1.copy_to_host(), expected_Z)
+    assert_rel(dZ2.copy_to_host(), expected_Z)
+    assert_rel(dA.copy_to_host(), expected_A)
+    assert_rel(dD.copy_to_host(), expected_A - Y)
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_CODES))
+def test_activation_backward_matches_cpu(name):
+    rng = np.random.default_rng(4)
+    dA, A = rng.standard_normal((5, 7)), rng.standard_normal((5, 7))
+    if name == "sigmoid":
+        A = 1 / (1 + np.exp(-A))
+    d_dA, d_A = on_device(dA, A)
+    engine.activation_backward(d_dA, d_A, HIDDEN_CODES[name], SLOPE)
+    expected = cpu.activation_backward(dA.copy(), A, HIDDEN_CODES[name], SLOPE)
+    assert_rel(d_dA.copy_to_host(), expected)
+
+
+@pytest.mark.parametrize("n, m", [(5, 11), (1, 1), (3, 2)])
+def test_row_sums_match_numpy(n, m):
+    M = np.random.default_rng(n * m).standard_normal((n, m))
+    dM, dout = on_device(M, np.full(n, np.nan))
+    engine.row_sums(dM, 1.0 / m, dout)
+    assert_rel(dout.copy_to_host(), M.sum(axis=1) / m)
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_CODES))
+@pytest.mark.parametrize("m", [9, 1])
+def test_cost_matches_cpu(name, m):
+    rng = np.random.default_rng(m)
+    n = 3
+    ZL = 5 * rng.standard_normal((n, m))     # some saturated outputs
+    if OUTPUT_CODES[name] == SOFTMAX:
+        Y = np.eye(n)[:, rng.integers(0, n, m)]
+    else:
+        Y = (rng.random((n, m)) < 0.5).astype(float)
+    dZL, dY, losses, out = on_device(ZL, Y, np.empty((1, m)), np.full(1, np.nan))
+    engine.cost_into(dZL, dY, OUTPUT_CODES[name], losses, out)
+    assert_rel(out.copy_to_host()[0], cpu.cost(ZL, Y, OUTPUT_CODES[name]))
+
+
+def test_update_matches_numpy():
+    rng = np.random.default_rng(5)
+    theta, grad = rng.standard_normal(13), rng.standard_normal(13)
+    d_theta, d_grad = on_device(theta, grad)
+    engine.update(d_theta, d_grad, 0.7)
+    assert_rel(d_theta.copy_to_host(), theta - 0.7 * grad)
+
+
+# Compiles every kernel for a real GPU (sm_90, float64 and float32) without one: needs
+# the CUDA toolkit's compiler libraries (pip install 'deepjit[cuda]'), else skipped.
+COMPILE_FOR_REAL_GPU = """
+import numpy as np
+from numba import cuda, from_dtype, types
+import numba.cuda.dispatcher as dispatcher
+# numba-cuda asks the current device for its compute capability when a kernel calls a
+# device function, even in compile_ptx: answer for it (there is no device here).
+dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability": (9, 0)})()
+try:
+    cuda.compile_ptx(lambda x: None, (types.float64[::1],), cc=(9, 0))
+except Exception as exc:
+    print("NO TOOLKIT", " ".join(str(exc).split())[:200])
+    raise SystemExit
+from deepjit.engines import cuda_kernels as k
+for dtype in (np.float64, np.float32):
+    f = from_dtype(np.dtype(dtype))
+    M, V = types.Array(f, 2, "C"), types.Array(f, 1, "C")
+    code = types.int64
+    for kernel, sig in [
+            (k.bias_activation, (M, M, code, f)), (k.output_activation, (M, M, code, M)),
+            (k.output_delta, (M, M, M, code, M)), (k.activation_backward, (M, M, code, f)),
+            (k.column_losses, (M, M, code, M)), (k.update, (V, V, f)),
+            (k.row_sums_kernel(256), (M, types.float64, V)),
+            (k.row_sums_kernel(256), (M, types.float64, types.float64[::1])),
+            (k.matmul_kernel(16, f), (M, M, M, types.boolean, types.boolean, f))]:
+        cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+print("COMPILED")
+"""
+
+
+def test_kernels_compile_for_a_real_gpu():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    done = subprocess.run([sys.executable, "-c", COMPILE_FOR_REAL_GPU], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    if done.stdout.startswith("NO TOOLKIT"):
+        pytest.skip(f"no CUDA compiler libraries: {done.stdout.strip()}")
+    assert done.stdout.strip() == "COMPILED"
