@@ -1,0 +1,20 @@
+"""Drop-in replacements for the course's numpy code, named after its files.
+
+Change one import line and the same program gives the same numbers, faster:
+
+- ``from dnn_app_utils_v3 import *``  ->  ``from deepjit.compat.dnn_app_utils_v3 import *``
+  (the week-4 helper file plus the application notebook's ``two_layer_model`` and
+  ``L_layer_model``);
+- the week-4 step-by-step notebook  ->  ``from deepjit.compat.step_by_step import *``;
+- ``from planar_utils import ...``  ->  ``from deepjit.compat.planar_utils import ...``
+  (plus the planar notebook's functions, ``nn_model`` among them);
+- ``from lr_utils import load_dataset``  ->  ``from deepjit.compat.lr_utils import ...``
+  (plus the logistic-regression notebook's functions, ``optimize`` and ``model``).
+
+The training functions (``two_layer_model``, ``L_layer_model``, ``nn_model``,
+``optimize``, ``model``) start from the course's initial parameters, drawn from numpy's
+global legacy generator exactly as the course draws them, and train on a compiled
+engine chosen by the environment variable ``DEEPJIT_ENGINE`` ("cpu", the default;
+"numpy"; "cuda") or their keyword-only ``engine=`` argument.  The submodules are
+imported on demand, so importing this package needs neither h5py nor matplotlib.
+"""
