@@ -86,7 +86,10 @@ class Model:
     def fit(self, X, Y, learning_rate=0.0075, num_iterations=2500, print_cost=False,
             record_every=100, callback=None):
         """Full-batch gradient descent; records the cost at iterations 0, record_every,
-        ... in ``costs_`` (and the last one in ``final_cost_``).  Ctrl-C stops at the end
+        ... in ``costs_`` (and the last one in ``final_cost_``).  ``print_cost`` prints
+        them as they come ("Cost after iteration i: cost"); a callable ``f(i, cost)``
+        receives them instead.  ``callback(iterations_done, last_recorded_cost)`` is
+        called between compiled chunks (for progress bars).  Ctrl-C stops at the end
         of the current compiled chunk and keeps those parameters.  Returns the model."""
         X = self._check_X(X)
         Y = check_labels(Y, self.net.output, self.net.layer_dims[-1], self.dtype)
@@ -98,7 +101,7 @@ class Model:
                     "num_threads": self.num_threads} if self.engine == "cpu" else {})
         trainer = get_engine(self.engine).Trainer(self._params, X, Y, self.net, learning_rate,
                                                   **options)
-        on_cost = _print_cost if print_cost else None
+        on_cost = print_cost if callable(print_cost) else (_print_cost if print_cost else None)
         try:
             with threadpool_limits(self.num_threads, user_api="blas"):
                 log = gradient_descent(trainer, num_iterations, record_every, on_cost,

@@ -44,20 +44,13 @@ def train(parameters, X, Y, hidden, learning_rate, num_iterations, record_every,
     recorded costs, ``final_cost_`` the last iteration's)."""
     model = Model.from_parameters(parameters, hidden_activation=hidden, output="sigmoid",
                                   engine=engine_name(engine))
-    reached = [0]   # the next iteration whose cost is to be reported
 
-    def report(done, cost):
-        # The driver ends a chunk at every recording iteration, so a chunk that passed
-        # `reached` started there and `cost` is that iteration's.
-        if done > reached[0]:
-            on_record(reached[0], cost)
-            reached[0] += record_every
+    def on_cost(i, cost):   # also called for the last iteration: keep the recorded ones
+        if i % record_every == 0:
+            on_record(i, cost)
 
-    model.fit(X, Y, learning_rate, num_iterations, False, record_every,
-              report if on_record else None)
-    if on_record:
-        for k in range(reached[0] // record_every, len(model.costs_)):
-            on_record(k * record_every, model.costs_[k])   # any not reported yet
+    model.fit(X, Y, learning_rate, num_iterations, on_cost if on_record else False,
+              record_every)
     return model
 
 
