@@ -4,15 +4,9 @@ state methods, and the clear error without a GPU.
 Runs under the CUDA simulator (no GPU needed) unless DEEPJIT_TEST_GPU=1; the simulator
 is slow, so the networks are tiny and the runs a few iterations long.
 """
+import cuda_setup  # noqa: F401  (first: switches the CUDA simulator on)
+
 import os
-
-if os.environ.get("DEEPJIT_TEST_GPU") != "1":
-    # numba reads NUMBA_ENABLE_CUDASIM when numba itself is imported (earlier test
-    # modules import it), so reload its config before numba.cuda is first imported.
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-    from numba.core import config
-    config.reload_config()
-
 import subprocess
 import sys
 
@@ -24,9 +18,7 @@ from deepjit import Model, TrainingDiverged
 from deepjit.engines import cuda as engine
 from deepjit.engines import reference
 
-if not engine.SIMULATOR and os.environ.get("DEEPJIT_TEST_GPU") != "1":
-    raise RuntimeError("numba.cuda was imported before these tests switched the CUDA "
-                       "simulator on; set NUMBA_ENABLE_CUDASIM=1 in tests/conftest.py")
+cuda_setup.check_simulator(engine)
 
 ARCHITECTURES = [
     ([4, 3, 1], "relu", "sigmoid"),

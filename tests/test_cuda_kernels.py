@@ -4,15 +4,9 @@ Runs under the CUDA simulator (no GPU needed) unless DEEPJIT_TEST_GPU=1.  The la
 settings are patched tiny so that these small odd sizes span several blocks, several
 grid-stride passes and partial matmul tiles.
 """
+import cuda_setup  # noqa: F401  (first: switches the CUDA simulator on)
+
 import os
-
-if os.environ.get("DEEPJIT_TEST_GPU") != "1":
-    # numba reads NUMBA_ENABLE_CUDASIM when numba itself is imported (earlier test
-    # modules import it), so reload its config before numba.cuda is first imported.
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-    from numba.core import config
-    config.reload_config()
-
 import subprocess
 import sys
 
@@ -25,9 +19,7 @@ from deepjit.activations import HIDDEN_CODES, OUTPUT_CODES, SOFTMAX
 from deepjit.engines import cpu
 from deepjit.engines import cuda as engine
 
-if not engine.SIMULATOR and os.environ.get("DEEPJIT_TEST_GPU") != "1":
-    raise RuntimeError("numba.cuda was imported before these tests switched the CUDA "
-                       "simulator on; set NUMBA_ENABLE_CUDASIM=1 in tests/conftest.py")
+cuda_setup.check_simulator(engine)
 
 SLOPE = 0.03
 
