@@ -74,7 +74,7 @@ def median_ms(step, iterations, repeats):
     return statistics.median(times)
 
 
-def time_deepjit(params, X, Y, net, iterations, repeats):
+def median_ms_deepjit(params, X, Y, net, iterations, repeats):
     """``(ms per iteration, W1 after one iteration)`` for engine="cuda"."""
     from deepjit.engines import cuda as engine
     trainer = engine.Trainer(params, X, Y, net, LEARNING_RATE)
@@ -106,7 +106,7 @@ def torch_trainer(params, X, Y, L, torch):
     return steps, W
 
 
-def time_torch(params, X, Y, L, iterations, repeats):
+def median_ms_torch(params, X, Y, L, iterations, repeats):
     """``(ms per iteration, W1 after one iteration)``, or ``(None, None)`` without
     PyTorch CUDA."""
     try:
@@ -140,8 +140,8 @@ def run_case(name, dims, m, target, tiny, iterations, repeats):
     X, Y = data_for(name, dims, m, tiny)
     net = Network.build(dims, "relu", "sigmoid")
     params = initialize(dims, "scaled", 1, np.float32)
-    ours, W1 = time_deepjit(params, X, Y, net, iterations, repeats)
-    theirs, W1_torch = time_torch(params, X, Y, net.L, iterations, repeats)
+    ours, W1 = median_ms_deepjit(params, X, Y, net, iterations, repeats)
+    theirs, W1_torch = median_ms_torch(params, X, Y, net.L, iterations, repeats)
     W1_cpu = cpu_after_one_iteration(params, X, Y, net)
     cells = [name, f"{dims[0]} x {X.shape[1]}", f"{ours:.4g}",
              "n/a" if theirs is None else f"{theirs:.4g}",
