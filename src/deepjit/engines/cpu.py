@@ -259,7 +259,8 @@ def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_
     """As ``train_steps``, with the first layer carried in example space: ``P = W1 X``
     (n_1, m) is kept current through ``P <- P - (lr/m) dZ1 G`` with ``G = X^T X``, and
     ``S`` accumulates ``sum dZ1`` so that ``W1 = W1_0 - (lr/m) S X^T`` (see
-    :class:`ExampleSpaceTrainer`).  The W1 slot of ``grad`` must hold zeros."""
+    :class:`ExampleSpaceTrainer`).  The W1 slot of theta (first in the layout) is left
+    as W1_0."""
     dims, w_off, b_off, a_off = lay
     L, m = dims.size - 1, P.shape[1]
     step_size = learning_rate * (1.0 / m)
@@ -279,7 +280,7 @@ def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_
         if want_last_cost and step == n_steps - 1:
             last = cost(ZL, Y, codes[-1])
         dZ1 = backward(theta, lay, codes, slope, A1, Y, acts, grad, buf1, buf2, False)
-        _descend(theta, grad, learning_rate)
+        _descend(theta[b_off[1]:], grad[b_off[1]:], learning_rate)   # W1 stays W1_0
         np.dot(dZ1, G, work)
         for i in range(dims[1]):
             for j in range(m):
@@ -448,14 +449,18 @@ class ExampleSpaceTrainer(_CompiledTrainer):
         params["W1"] = self.W1_0 - self.lr * (1.0 / m) * (self.S @ self.X.T)
         return params
 
+    def _state(self):
+        """What training changes: every parameter but W1 (theta's first slot), P, S."""
+        return self.theta[self.layout.b_off[1]:], self.P, self.S
+
     def is_finite(self):
-        return super().is_finite() and bool(np.isfinite(self.P).all())
+        return all(bool(np.isfinite(part).all()) for part in self._state())
 
     def snapshot(self):
-        return self.theta.copy(), self.P.copy(), self.S.copy()
+        return tuple(part.copy() for part in self._state())
 
     def restore(self, snapshot):
-        for current, saved in zip((self.theta, self.P, self.S), snapshot):
+        for current, saved in zip(self._state(), snapshot):
             current[...] = saved
 
 
