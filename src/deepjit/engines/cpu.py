@@ -303,6 +303,7 @@ def train_steps_streamed(theta, lay, codes, slope, X, Y, learning_rate, n_steps,
     n_chunks = (m + chunk - 1) // chunk
     first = last = np.nan
     for step in range(n_steps):
+        want_cost = step == 0 or (want_last_cost and step == n_steps - 1)
         losses = np.zeros(T)
         for t in prange(T):
             grads[t, :] = 0.0
@@ -316,7 +317,8 @@ def train_steps_streamed(theta, lay, codes, slope, X, Y, learning_rate, n_steps,
                 Yt[:, :] = Y[:, j0:j0 + mc]
                 ZLt = ZL[t, :n_out * mc].reshape((n_out, mc))
                 forward(theta, lay, codes, slope, Xt, acts[t], ZLt)
-                losses[t] += cost(ZLt, Yt, codes[-1]) * mc
+                if want_cost:
+                    losses[t] += cost(ZLt, Yt, codes[-1]) * mc
                 backward(theta, lay, codes, slope, Xt, Yt, acts[t], grad, buf1[t], buf2[t],
                          True)
                 weight = mc / m
