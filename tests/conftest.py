@@ -21,15 +21,19 @@ HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 OUTPUTS = ["sigmoid", "softmax", "linear"]
 
 
-@pytest.fixture
-def cat_dir():
-    """The real cat data directory; skipped when absent, a failure when CI=true."""
+def require_cat_data():
+    """The real cat data directory; skips the test when absent, fails it when CI=true."""
     if not (CAT_DIR / "train_catvnoncat.h5").is_file():
         message = f"cat data not found at {CAT_DIR}"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (CI=true: the data must be present)")
         pytest.skip(message)
     return CAT_DIR
+
+
+@pytest.fixture
+def cat_dir():
+    return require_cat_data()
 
 
 @pytest.fixture

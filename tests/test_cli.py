@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import CAT_DIR, require_cat_data
+
 from deepjit import Model
 from deepjit.cli import load_data, main
 
-CAT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "catvnoncat"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -131,10 +132,7 @@ def test_logistic_regression_with_no_hidden_layer(tmp_path, capsys):
 
 
 def test_the_real_cat_data_end_to_end(tmp_path):
-    if not CAT_DIR.is_dir():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"cat data missing at {CAT_DIR} (CI=true)")
-        pytest.skip(f"cat data not found at {CAT_DIR}")
+    require_cat_data()
     result = run_cli("train", "--data", CAT_DIR / "train_catvnoncat.h5", "--iterations", 20,
                      "--out", tmp_path / "cat.npz", "--plot", tmp_path / "cost.png")
     assert result.returncode == 0, result.stderr

@@ -2,13 +2,12 @@
 cat data, and the course's loop (a plain-numpy transcription below) on small problems."""
 import contextlib
 import io
-import os
 import re
 
 import numpy as np
 import pytest
 
-from conftest import CAT_DIR
+from conftest import CAT_DIR, require_cat_data
 from deepjit.compat import dnn_app_utils_v3 as dnn
 
 PUBLISHED_L = [0.771749, 0.672053, 0.648263, 0.611507, 0.567047, 0.540138, 0.527930, 0.465477,
@@ -21,11 +20,7 @@ LINE = re.compile(r"^Cost after iteration (\d+): (\S+)$")
 
 
 def cat_data():
-    if not (CAT_DIR / "train_catvnoncat.h5").is_file():
-        message = f"cat data not found at {CAT_DIR}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: the data must be present)")
-        pytest.skip(message)
+    require_cat_data()
     train_x, train_y, test_x, test_y, classes = dnn.load_data(CAT_DIR)
     flat = [x.reshape(x.shape[0], -1).T / 255. for x in (train_x, test_x)]
     return flat[0], train_y, flat[1], test_y

@@ -2,12 +2,11 @@
 notebook's functions against a plain-numpy transcription of the course's loop."""
 import contextlib
 import io
-import os
 
 import numpy as np
 import pytest
 
-from conftest import CAT_DIR, assert_rel
+from conftest import CAT_DIR, assert_rel, require_cat_data
 from deepjit.compat import lr_utils
 
 PUBLISHED = [0.693147, 0.584508, 0.466949, 0.376007, 0.331463, 0.303273, 0.279880, 0.260042,
@@ -19,11 +18,7 @@ LEARNING_RATES = {0.01: (99.52153110047847, 68.0), 0.001: (88.99521531100478, 64
 
 @pytest.fixture(scope="module")
 def cat():
-    if not (CAT_DIR / "train_catvnoncat.h5").is_file():
-        message = f"cat data not found at {CAT_DIR}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: the data must be present)")
-        pytest.skip(message)
+    require_cat_data()
     train_x, train_y, test_x, test_y, classes = lr_utils.load_dataset(CAT_DIR)
     flat = [x.reshape(x.shape[0], -1).T / 255. for x in (train_x, test_x)]
     return flat[0], train_y, flat[1], test_y
