@@ -65,6 +65,17 @@ def _find_last_finite(trainer, start, snapshot, n_steps):
     return start + n_steps
 
 
+def _diverged(trainer, previous, end):
+    """Winds the trainer back to its last finite iteration (replaying from the chunk
+    before the failure, ``previous = (start, snapshot)``) and returns the error."""
+    start, saved = previous
+    done = _find_last_finite(trainer, start, saved, end - start)
+    return TrainingDiverged(done, f"training diverged at iteration {done}: NaN or inf "
+                            "appeared in the parameters or the cost; the model keeps the last "
+                            f"finite parameters (after {done} iterations). Try a smaller "
+                            "learning_rate or standardised inputs.")
+
+
 def gradient_descent(trainer, num_iterations, record_every=100, on_cost=None,
                      callback=None):
     """Runs ``num_iterations`` iterations.  ``on_cost(i, cost)`` is called for every
@@ -85,13 +96,7 @@ def gradient_descent(trainer, num_iterations, record_every=100, on_cost=None,
             elapsed = time.perf_counter() - started
             if not (np.isfinite(first) and trainer.is_finite()
                     and (not last or np.isfinite(final))):
-                start, saved = previous
-                log.iterations = _find_last_finite(trainer, start, saved, it + n - start)
-                raise TrainingDiverged(log.iterations,
-                    f"training diverged at iteration {log.iterations}: NaN or inf appeared "
-                    f"in the parameters or the cost; the model keeps the last finite "
-                    f"parameters (after {log.iterations} iterations). Try a smaller "
-                    "learning_rate or standardised inputs.")
+                raise _diverged(trainer, previous, it + n)
             previous = (it, snapshot)
             if it % record_every == 0:
                 log.costs.append(float(first))
