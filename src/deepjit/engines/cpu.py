@@ -56,14 +56,21 @@ def bias_activation(Z, b, code, slope):
 
 
 @kernel
+def _column_max(Z, j):
+    """The largest entry of column ``j`` (the shift that keeps exp from overflowing)."""
+    zmax = Z[0, j]
+    for i in range(1, Z.shape[0]):
+        zmax = max(zmax, Z[i, j])
+    return zmax
+
+
+@kernel
 def output_activation(Z, code, A):
     """``A = g(Z)`` for an output code; softmax works column by column."""
     n, m = Z.shape
     if code == SOFTMAX:
         for j in range(m):
-            zmax = Z[0, j]
-            for i in range(1, n):
-                zmax = max(zmax, Z[i, j])
+            zmax = _column_max(Z, j)
             total = 0.0
             for i in range(n):
                 A[i, j] = vecmath.exp(Z[i, j] - zmax)
@@ -157,9 +164,7 @@ def cost(ZL, Y, code):
     total = 0.0
     if code == SOFTMAX:
         for j in range(m):
-            zmax = ZL[0, j]
-            for i in range(1, n):
-                zmax = max(zmax, ZL[i, j])
+            zmax = _column_max(ZL, j)
             s = 0.0
             for i in range(n):
                 s += math.exp(ZL[i, j] - zmax)

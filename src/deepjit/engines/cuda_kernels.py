@@ -63,6 +63,15 @@ def bias_activation(Z, b, code, slope):
 
 
 @cuda.jit(device=True)
+def _column_max(Z, j):
+    """The largest entry of column ``j`` (the shift that keeps exp from overflowing)."""
+    zmax = Z[0, j]
+    for i in range(1, Z.shape[0]):
+        zmax = max(zmax, Z[i, j])
+    return zmax
+
+
+@cuda.jit(device=True)
 def _output_column(Z, b, code, A, j):
     """Column ``j``: ``Z[:, j] += b``, ``A[:, j] = g(Z[:, j])`` (as ``cpu.forward``'s
     last layer: bias, then ``cpu.output_activation``)."""
@@ -70,9 +79,7 @@ def _output_column(Z, b, code, A, j):
     for i in range(n):
         Z[i, j] = Z[i, j] + b[i, 0]
     if code == SOFTMAX:
-        zmax = Z[0, j]
-        for i in range(1, n):
-            zmax = max(zmax, Z[i, j])
+        zmax = _column_max(Z, j)
         total = 0.0
         for i in range(n):
             A[i, j] = math.exp(Z[i, j] - zmax)
@@ -117,9 +124,7 @@ def column_losses(ZL, Y, code, losses):
     for j in range(cuda.grid(1), ZL.shape[1], cuda.gridsize(1)):
         total = 0.0
         if code == SOFTMAX:
-            zmax = ZL[0, j]
-            for i in range(1, n):
-                zmax = max(zmax, ZL[i, j])
+            zmax = _column_max(ZL, j)
             s = 0.0
             for i in range(n):
                 s += math.exp(ZL[i, j] - zmax)
