@@ -45,6 +45,8 @@ def parse_args():
     parser.add_argument("--repeats", type=int, default=None,
                         help="timings per case (default 5; 1 with --tiny)")
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--formulation", default="auto",
+                        help="the cuda engine's formulation (default: auto, as Model.fit)")
     return parser.parse_args()
 
 
@@ -74,13 +76,15 @@ def median_ms(step, iterations, repeats):
     return statistics.median(times)
 
 
-def median_ms_deepjit(params, X, Y, net, iterations, repeats):
-    """``(ms per iteration, W1 after one iteration)`` for engine="cuda"."""
+def median_ms_deepjit(params, X, Y, net, iterations, repeats, formulation):
+    """``(ms per iteration, W1 after one iteration, the trainer's class name)`` for
+    engine="cuda"; "auto" chooses as ``Model.fit`` would for 2500 iterations."""
     from deepjit.engines import cuda as engine
-    trainer = engine.Trainer(params, X, Y, net, LEARNING_RATE)
+    trainer = engine.Trainer(params, X, Y, net, LEARNING_RATE, formulation, 2500)
     trainer.run(1, True)
     W1 = trainer.parameters()["W1"]
-    return median_ms(lambda n: trainer.run(n, True), iterations, repeats), W1
+    ms = median_ms(lambda n: trainer.run(n, True), iterations, repeats)
+    return ms, W1, type(trainer).__name__
 
 
 def torch_trainer(params, X, Y, L, torch):
@@ -134,16 +138,17 @@ def relative_difference(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
 
 
-def run_case(name, dims, m, target, tiny, iterations, repeats):
+def run_case(name, dims, m, target, tiny, iterations, repeats, formulation):
     from deepjit.initializers import initialize
     from deepjit.network import Network
     X, Y = data_for(name, dims, m, tiny)
     net = Network.build(dims, "relu", "sigmoid")
     params = initialize(dims, "scaled", 1, np.float32)
-    ours, W1 = median_ms_deepjit(params, X, Y, net, iterations, repeats)
+    ours, W1, trainer = median_ms_deepjit(params, X, Y, net, iterations, repeats,
+                                          formulation)
     theirs, W1_torch = median_ms_torch(params, X, Y, net.L, iterations, repeats)
     W1_cpu = cpu_after_one_iteration(params, X, Y, net)
-    cells = [name, f"{dims[0]} x {X.shape[1]}", f"{ours:.4g}",
+    cells = [name, f"{dims[0]} x {X.shape[1]}", trainer, f"{ours:.4g}",
              "n/a" if theirs is None else f"{theirs:.4g}",
              "n/a" if theirs is None else f"{ours / theirs:.2f}",
              "-" if target is None else f"{target:g} ({'met' if ours <= target else 'MISSED'})",
@@ -165,14 +170,16 @@ def main():
         sys.exit(str(exc))
     if args.tiny:   # small blocks: the simulator runs every thread as a Python thread
         engine.THREADS_PER_BLOCK, engine.MAX_BLOCKS, engine.TILE = 8, 4, 4
+        engine.EXAMPLES_THREADS = 8
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)
     where = "CUDA simulator" if engine.SIMULATOR else "GPU"
     print(f"float32, {where}, median of {repeats} x {iterations} iterations, ms per iteration")
-    print("case | X | deepjit cuda | torch | ratio | target | W1 vs cpu | torch W1 vs cpu")
+    print("case | X | trainer | deepjit cuda | torch | ratio | target | W1 vs cpu | "
+          "torch W1 vs cpu")
     cases = TINY_CASES if args.tiny else CASES
     for name in args.cases:
-        run_case(name, *cases[name], args.tiny, iterations, repeats)
+        run_case(name, *cases[name], args.tiny, iterations, repeats, args.formulation)
 
 
 if __name__ == "__main__":

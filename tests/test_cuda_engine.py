@@ -12,9 +12,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import assert_params_rel, assert_rel, random_problem
+from conftest import assert_params_rel, assert_rel, numpy_descent, random_problem
 
-from deepjit import Model, TrainingDiverged
+from deepjit import Model, TrainingDiverged, datasets
 from deepjit.engines import cuda as engine
 from deepjit.engines import reference
 
@@ -33,20 +33,23 @@ def small_launches(monkeypatch):
     monkeypatch.setattr(engine, "THREADS_PER_BLOCK", 8)
     monkeypatch.setattr(engine, "MAX_BLOCKS", 4)
     monkeypatch.setattr(engine, "TILE", 4)
+    monkeypatch.setattr(engine, "EXAMPLES_THREADS", 8)
 
 
-def fitted_pair(dims, hidden, output, dtype="float64", iterations=3, seed=0):
-    net, params, X, Y = random_problem(seed, dims, hidden, output, m=9, slope=0.05)
+def fitted_pair(dims, hidden, output, dtype="float64", iterations=3, seed=0,
+                formulation="dense", m=9):
+    net, params, X, Y = random_problem(seed, dims, hidden, output, m=m, slope=0.05)
     models = [Model.from_parameters(params, hidden, output, dtype=dtype, engine=name,
-                                    leaky_slope=0.05).fit(X, Y, 0.3, iterations,
-                                                          record_every=2)
+                                    leaky_slope=0.05, formulation=formulation
+                                    ).fit(X, Y, 0.3, iterations, record_every=2)
               for name in ("cuda", "cpu")]
     return models, X
 
 
+@pytest.mark.parametrize("formulation", ["dense", "examples"])
 @pytest.mark.parametrize("dims, hidden, output", ARCHITECTURES)
-def test_training_matches_cpu_engine(dims, hidden, output):
-    (gpu, cpu), X = fitted_pair(dims, hidden, output)
+def test_training_matches_cpu_engine(dims, hidden, output, formulation):
+    (gpu, cpu), X = fitted_pair(dims, hidden, output, formulation=formulation)
     assert len(gpu.costs_) == len(cpu.costs_) == 2
     assert_rel(gpu.costs_, cpu.costs_, rtol=1e-10)
     assert_rel(gpu.final_cost_, cpu.final_cost_, rtol=1e-10)
@@ -57,7 +60,7 @@ def test_training_matches_cpu_engine(dims, hidden, output):
 @pytest.mark.parametrize("dims, hidden, output", ARCHITECTURES[:2])
 def test_gradients_match_the_numpy_oracle(dims, hidden, output):
     net, params, X, Y = random_problem(3, dims, hidden, output, m=9, slope=0.05)
-    trainer = engine.Trainer(params, X, Y, net, 0.1)
+    trainer = engine.DenseTrainer(params, X, Y, net, 0.1)
     first, _ = trainer.run(1, False)
     As, ZL = reference.forward(params, X, net)
     expected = reference.backward(params, As, Y, net)
@@ -66,25 +69,67 @@ def test_gradients_match_the_numpy_oracle(dims, hidden, output):
     assert_rel(first, reference.cost(ZL, Y, output))
 
 
-def test_float32_training_matches_cpu_engine():
-    (gpu, cpu), X = fitted_pair([4, 3, 2], "tanh", "softmax", dtype="float32", iterations=2)
+@pytest.mark.parametrize("m", [3, 1, 20])
+def test_example_space_kernel_matches_cpu_over_many_steps(m):
+    """Wide data (m < n_0) as in the cat workload; m = 3 with 8 threads splits the 5 rows
+    of P into 2 groups of 3 (one padded row); m = 20 makes threads loop over columns."""
+    (gpu, cpu), X = fitted_pair([12, 5, 3, 2], ["relu", "leaky_relu"], "softmax", m=m,
+                                iterations=25, formulation="examples")
+    assert engine.example_rows(5, 3, 8) == 3
+    assert len(gpu.costs_) == len(cpu.costs_) == 13
+    assert_rel(gpu.costs_, cpu.costs_, rtol=1e-10)
+    assert_params_rel(gpu.parameters, cpu.parameters, rtol=1e-10)
+
+
+def test_example_space_first_steps_match_the_numpy_oracle():
+    net, params, X, Y = random_problem(4, [10, 4, 3, 1], "tanh", "sigmoid", m=6)
+    trainer = engine.ExampleSpaceTrainer(params, X, Y, net, 0.2)
+    first, last = trainer.run(3, True)
+    expected, costs = numpy_descent(params, X, Y, net, 0.2, 3)
+    assert_rel([first, last], [costs[0], costs[2]])
+    assert_params_rel(trainer.parameters(), expected)
+
+
+def test_example_rows_fill_the_block():
+    assert engine.example_rows(20, 209, 512) == 10        # cat: 2 groups of 10 rows
+    assert engine.example_rows(20, 209, 1024) == 5
+    assert engine.example_rows(20, 600, 512) == 20        # fewer threads than columns
+    assert engine.example_rows(100, 600, 512) == 25       # at most EXAMPLE_ROWS_MAX rows
+    assert engine.example_rows(1, 2, 512) == 1
+
+
+def test_auto_formulation_on_the_gpu():
+    assert engine.choose_formulation([12288, 20, 7, 5, 1], 209, 2500) == "examples"
+    assert engine.choose_formulation([12288, 20, 7, 5, 1], 209, 1) == "dense"
+    assert engine.choose_formulation([784, 512, 256, 1], 200_000, 100) == "dense"
+    assert engine.choose_formulation([12288, 20, 1], 4000, 2500) == "dense"   # too many m
+    net, params, X, Y = random_problem(0, [3, 1])
+    with pytest.raises(ValueError, match="formulation"):
+        engine.Trainer(params, X, Y, net, 0.1, "sparse")
+
+
+@pytest.mark.parametrize("formulation", ["dense", "examples"])
+def test_float32_training_matches_cpu_engine(formulation):
+    (gpu, cpu), X = fitted_pair([4, 3, 2], "tanh", "softmax", dtype="float32", iterations=2,
+                                formulation=formulation)
     assert gpu.parameters["W1"].dtype == np.float32
     assert gpu.predict_proba(X).dtype == np.float32
     assert_params_rel(gpu.parameters, cpu.parameters, rtol=1e-5)
     assert_rel(gpu.final_cost_, cpu.final_cost_, rtol=1e-5)
 
 
-def test_trainer_state_methods():
+@pytest.mark.parametrize("formulation", ["dense", "examples"])
+def test_trainer_state_methods(formulation):
     net, params, X, Y = random_problem(1, [3, 2, 1], "tanh", "sigmoid", m=5)
-    trainer = engine.Trainer(params, X, Y, net, 0.5)
+    trainer = engine.Trainer(params, X, Y, net, 0.5, formulation)
     before = trainer.snapshot()
     first, last = trainer.run(1, False)
     assert np.isfinite(first) and np.isnan(last)
     assert not np.allclose(trainer.parameters()["W1"], params["W1"])
     trainer.restore(before)
-    assert_params_rel(trainer.parameters(), params, rtol=0)
+    assert_params_rel(trainer.parameters(), params, rtol=1e-15)
     assert trainer.is_finite()
-    trainer.restore(np.full(before.shape, np.inf))
+    trainer.restore([np.full(part.shape, np.inf) for part in before])
     assert not trainer.is_finite()
 
 
@@ -98,6 +143,26 @@ def test_divergence_stops_where_the_cpu_engine_stops():
             model.fit(X, Y, learning_rate=1e80, num_iterations=6, record_every=1)
         stopped.append(model.parameters)
     assert_params_rel(stopped[0], stopped[1], rtol=1e-10)
+
+
+@pytest.mark.skipif(not cuda_setup.ON_GPU, reason="a full cat run: real GPU only "
+                    "(DEEPJIT_TEST_GPU=1)")
+@pytest.mark.parametrize("formulation", ["examples", "dense"])
+def test_full_cat_run_matches_cpu_engine_to_1e_10(formulation, cat_dir, monkeypatch):
+    """The course's L_layer_model run (2500 iterations, float64) on the GPU and on the
+    cpu engine: costs, final parameters and predictions agree to 1e-10 relative."""
+    monkeypatch.undo()          # the GPU's own launch settings, not the tiny ones
+    pytest.importorskip("h5py")
+    data = datasets.load_catvnoncat(cat_dir)
+    X, Y = datasets.flatten_images(data.train_x_orig), data.train_y
+    models = [Model([12288, 20, 7, 5, 1], "relu", "sigmoid", init="scaled", seed=1,
+                    engine=name, formulation=formulation).fit(X, Y, 0.0075, 2500)
+              for name in ("cuda", "cpu")]
+    gpu, cpu = models
+    assert_rel(gpu.costs_, cpu.costs_, rtol=1e-10)
+    assert_rel(gpu.final_cost_, 0.08843994344170207, rtol=1e-10)
+    assert_params_rel(gpu.parameters, cpu.parameters, rtol=1e-10)
+    assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), rtol=1e-10)
 
 
 def run_without_simulator(code):

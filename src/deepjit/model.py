@@ -26,12 +26,13 @@ class Model:
         or "zeros" (no hidden layer only).  Draws follow the course's legacy generator
         order; ``seed=None`` draws from the global ``np.random`` state.
     engine : "cpu" (Numba), "numpy" (reference), "cuda" (NVIDIA GPU).
-    formulation : how the cpu engine computes ("auto" picks the cheapest): "dense"
+    formulation : how the cpu and cuda engines compute ("auto" picks the cheapest): "dense"
         (the plain equations, full activation matrices) or "examples" (the first layer
         carried in example space through G = X^T X: exact, and far cheaper when there
         are fewer examples than features, as for images) or "streamed" (examples in
         cache-sized chunks through all layers on several threads, gradients summed: for
-        many examples, with memory beyond the data of a few chunk buffers).
+        many examples, with memory beyond the data of a few chunk buffers).  On the
+        cuda engine "examples" runs whole iterations of a small network in one block.
     num_threads : threads for the cpu engine (Numba and BLAS together, never both at
         once); all cores by default.
 
@@ -97,8 +98,10 @@ class Model:
         learning_rate = positive_number("learning_rate", learning_rate)
         num_iterations = positive_int("num_iterations", num_iterations)
         record_every = positive_int("record_every", record_every)
-        options = ({"formulation": self.formulation, "num_iterations": num_iterations,
-                    "num_threads": self.num_threads} if self.engine == "cpu" else {})
+        options = {"cpu": {"formulation": self.formulation, "num_iterations": num_iterations,
+                           "num_threads": self.num_threads},
+                   "cuda": {"formulation": self.formulation, "num_iterations": num_iterations},
+                   }.get(self.engine, {})
         trainer = get_engine(self.engine).Trainer(self._params, X, Y, self.net, learning_rate,
                                                   **options)
         on_cost = print_cost if callable(print_cost) else (_print_cost if print_cost else None)

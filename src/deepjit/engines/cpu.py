@@ -447,6 +447,21 @@ class DenseTrainer(_CompiledTrainer):
                            self.grad, self.buf1, self.buf2)
 
 
+def example_space_start(W1_0, X):
+    """``(G, P) = (X^T X, W1_0 X)`` in float64: where the example-space formulation starts
+    (also used by the cuda engine's)."""
+    X64 = X.astype(np.float64, copy=False)
+    return (np.ascontiguousarray(X64.T @ X64),
+            np.ascontiguousarray(W1_0.astype(np.float64) @ X64))
+
+
+def example_space_W1(W1_0, learning_rate, S, X):
+    """``W1 = W1_0 - (lr/m) S X^T``, in W1_0's dtype: the first layer's weights from the
+    example-space state."""
+    W1 = W1_0 - float(learning_rate) * (1.0 / S.shape[1]) * (S @ X.T)
+    return W1.astype(W1_0.dtype, copy=False)
+
+
 class ExampleSpaceTrainer(_CompiledTrainer):
     """Exact when ``X`` never changes: ``W1 = W1_0 - (lr/m) S X^T`` with
     ``S = sum over iterations of dZ1``, so the first layer needs only ``P = W1 X`` and
@@ -459,9 +474,7 @@ class ExampleSpaceTrainer(_CompiledTrainer):
         super().__init__(parameters, X, Y, net, learning_rate)
         self.X = X
         self.W1_0 = self.layout.view(self.theta, 1, "W").copy()
-        X64 = X.astype(np.float64, copy=False)
-        self.G = np.ascontiguousarray(X64.T @ X64)
-        self.P = np.ascontiguousarray(self.W1_0.astype(np.float64) @ X64)
+        self.G, self.P = example_space_start(self.W1_0, X)
         self.S = np.zeros_like(self.P)
         self.work, self.dZ1 = np.empty_like(self.P), np.empty_like(self.P)
 
@@ -473,9 +486,7 @@ class ExampleSpaceTrainer(_CompiledTrainer):
 
     def parameters(self):
         params = self.layout.unpack(self.theta)
-        m = self.P.shape[1]
-        W1 = self.W1_0 - float(self.lr) * (1.0 / m) * (self.S @ self.X.T)
-        params["W1"] = W1.astype(self.theta.dtype, copy=False)
+        params["W1"] = example_space_W1(self.W1_0, self.lr, self.S, self.X)
         return params
 
     def _state(self):

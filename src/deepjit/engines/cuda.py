@@ -27,6 +27,9 @@ MAX_BLOCKS = 4096           # grid-stride loops cover the rest
 TILE = 16                   # tiled matmul: TILE x TILE threads, two TILE x TILE tiles
 USE_CUBLAS = True           # large products through CuPy's cuBLAS when it is there
 CUBLAS_MIN_WORK = 32 ** 3   # ... from this many multiply-adds (M * N * K) on
+EXAMPLES_THREADS = 512      # the one block of the example-space formulation (power of two)
+EXAMPLES_MAX_M = 2048       # "auto" uses that formulation up to this many examples ...
+EXAMPLES_MAX_WIDTH = 256    # ... and units in layers 2..L (estimates, not yet measured)
 
 if not hasattr(np, "row_stack"):
     # numba-cuda <= 0.30.4 registers an overload for np.row_stack, which numpy 2.5
@@ -41,7 +44,8 @@ try:
 except ImportError as exc:      # numba-cuda or the CUDA Python bindings missing
     _IMPORT_ERROR = exc
 
-from .cpu import Layout
+from .cpu import Layout, example_space_W1, example_space_start
+from .cpu import choose_formulation as cpu_choose_formulation
 
 # numba.cuda is the CUDA simulator (NUMBA_ENABLE_CUDASIM=1 when it was first imported)
 SIMULATOR = _IMPORT_ERROR is None and cuda.is_available.__module__.endswith("simulator_init")
@@ -90,6 +94,15 @@ def _launch_1d(kernel, n_items, *args):
     kernel[blocks, THREADS_PER_BLOCK](*args)
 
 
+def _launch_2d(kernel, shape, *args):
+    """``kernel`` over an ``(n, m)`` matrix: blocks of THREADS_PER_BLOCK along the
+    columns (x), one row per block row (y), at most MAX_BLOCKS blocks in all."""
+    n, m = shape
+    rows = max(1, min(n, MAX_BLOCKS))
+    columns = max(1, min(-(-m // THREADS_PER_BLOCK), MAX_BLOCKS // rows))
+    kernel[(columns, rows), THREADS_PER_BLOCK](*args)
+
+
 def product(A, B, C, trans_a=False, trans_b=False, alpha=1.0):
     """``C = alpha op(A) op(B)`` with ``op(A) = A.T`` if ``trans_a``; ``C : (M, N)``."""
     M, N = C.shape
@@ -109,7 +122,7 @@ def product(A, B, C, trans_a=False, trans_b=False, alpha=1.0):
 
 def bias_activation(Z, b, code, slope):
     """``Z <- g(Z + b)`` in place for a hidden code."""
-    _launch_1d(kernels.bias_activation, Z.size, Z, b, code, Z.dtype.type(slope))
+    _launch_2d(kernels.bias_activation, Z.shape, Z, b, code, Z.dtype.type(slope))
 
 
 def output_activation(Z, b, code, A):
@@ -124,7 +137,7 @@ def output_delta(Z, b, Y, code, dZ):
 
 def activation_backward(dA, A, code, slope):
     """``dA <- dA * g'(A)`` in place: dA becomes dZ."""
-    _launch_1d(kernels.activation_backward, dA.size, dA, A, code, dA.dtype.type(slope))
+    _launch_2d(kernels.activation_backward, dA.shape, dA, A, code, dA.dtype.type(slope))
 
 
 def row_sums(M, scale, out):
@@ -195,7 +208,26 @@ def predict_proba(parameters, X, net):
     return device.A[L].copy_to_host()
 
 
-class Trainer:
+class _DeviceState:
+    """The state methods of a trainer whose training state is the device buffers
+    ``_state()``: copies, checks and the host parameters."""
+
+    def is_finite(self):
+        return all(bool(np.isfinite(part.copy_to_host()).all()) for part in self._state())
+
+    def snapshot(self):
+        copies = []
+        for part in self._state():
+            copies.append(cuda.device_array_like(part))
+            copies[-1].copy_to_device(part)
+        return tuple(copies)
+
+    def restore(self, snapshot):
+        for current, saved in zip(self._state(), snapshot):
+            current.copy_to_device(saved)
+
+
+class DenseTrainer(_DeviceState):
     """Gradient descent with every array on the device; one host loop over kernels."""
 
     def __init__(self, parameters, X, Y, net, learning_rate):
@@ -252,13 +284,83 @@ class Trainer:
     def parameters(self):
         return self.net.layout.unpack(self.net.theta.copy_to_host())
 
-    def is_finite(self):
-        return bool(np.isfinite(self.net.theta.copy_to_host()).all())
+    def _state(self):
+        return (self.net.theta,)
 
-    def snapshot(self):
-        copy = cuda.device_array_like(self.net.theta)
-        copy.copy_to_device(self.net.theta)
-        return copy
 
-    def restore(self, snapshot):
-        self.net.theta.copy_to_device(snapshot)
+class ExampleSpaceTrainer(_DeviceState):
+    """``cpu.ExampleSpaceTrainer`` on the device: the first layer carried in example space
+    (``P = W1 X``, ``G = X^T X``, ``S = sum dZ1``; float64), and whole iterations in one
+    block (``cuda_kernels.examples_kernel``), so a chunk of iterations is one launch.
+    For small networks on few examples (the cat workload), where a launch per layer and
+    step would cost more than the arithmetic."""
+
+    def __init__(self, parameters, X, Y, net, learning_rate):
+        m, dtype, dims = X.shape[1], X.dtype, net.layer_dims
+        self.layout = lay = Layout(dims, m)
+        theta = lay.pack(parameters, dtype)
+        self.X, self.lr, self.slope = X, dtype.type(learning_rate), dtype.type(net.slope)
+        self.W1_0 = lay.view(theta, 1, "W").copy()
+        G, P = example_space_start(self.W1_0, X)
+        self.threads = EXAMPLES_THREADS
+        self.rows = example_rows(dims[1], m, self.threads)
+        padded_rows = -(-dims[1] // self.rows) * self.rows
+        self.theta, self.grad = cuda.to_device(theta), cuda.to_device(np.zeros_like(theta))
+        self.P, self.G, self.S = (cuda.to_device(a) for a in (P, G, np.zeros_like(P)))
+        self.dZ1 = cuda.to_device(np.zeros((padded_rows, m)))
+        self.Y = cuda.to_device(np.ascontiguousarray(Y))
+        self.acts = cuda.device_array(lay.act_size + dims[-1] * m, dtype)   # then Z_L
+        self.deltas = cuda.device_array((2, max(dims[1:]) * m), dtype)
+        self.costs = cuda.device_array(2, np.float64)
+        self.offsets = [cuda.to_device(a) for a in lay.arrays]
+        self.codes = cuda.to_device(net.codes)
+
+    def run(self, n_steps, want_last_cost):
+        kernel = kernels.examples_kernel(self.threads, self.rows)
+        kernel[1, self.threads](self.theta, self.grad, *self.offsets, self.codes, self.slope,
+                                self.P, self.G, self.S, self.dZ1, self.Y, self.acts,
+                                self.deltas, self.costs, self.lr, n_steps,
+                                bool(want_last_cost))
+        first, last = self.costs.copy_to_host()
+        return first, (last if want_last_cost else math.nan)
+
+    def parameters(self):
+        params = self.layout.unpack(self.theta.copy_to_host())
+        params["W1"] = example_space_W1(self.W1_0, self.lr, self.S.copy_to_host(), self.X)
+        return params
+
+    def _state(self):
+        """What training changes: every parameter but W1 (theta's first slot), P, S."""
+        return self.theta[self.layout.b_off[1]:], self.P, self.S
+
+
+def example_rows(n1, m, threads):
+    """Rows of P per thread in the example-space update: enough thread groups of rows to
+    occupy the block (``groups * m <= threads`` where possible), at most
+    ``cuda_kernels.EXAMPLE_ROWS_MAX`` rows each."""
+    groups = max(1, min(n1, threads // m), -(-n1 // kernels.EXAMPLE_ROWS_MAX))
+    return -(-n1 // groups)
+
+
+def choose_formulation(layer_dims, m, num_iterations):
+    """"examples" where the cpu engine would carry the first layer in example space and
+    the whole network suits one block (at most EXAMPLES_MAX_M examples and
+    EXAMPLES_MAX_WIDTH units in layers 2..L); else "dense"."""
+    if (cpu_choose_formulation(layer_dims, m, num_iterations) == "examples"
+            and m <= EXAMPLES_MAX_M and max(layer_dims[2:], default=0) <= EXAMPLES_MAX_WIDTH):
+        return "examples"
+    return "dense"
+
+
+TRAINERS = {"dense": DenseTrainer, "examples": ExampleSpaceTrainer}
+
+
+def Trainer(parameters, X, Y, net, learning_rate, formulation="auto", num_iterations=1):
+    """The trainer for ``formulation`` ("dense", "examples" or "auto": see
+    ``choose_formulation``)."""
+    if formulation == "auto":
+        formulation = choose_formulation(net.layer_dims, X.shape[1], num_iterations)
+    if formulation not in TRAINERS:
+        raise ValueError(f"formulation: engine='cuda' offers {sorted(TRAINERS)} or 'auto', "
+                         f"got {formulation!r}")
+    return TRAINERS[formulation](parameters, X, Y, net, learning_rate)

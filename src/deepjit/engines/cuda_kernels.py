@@ -15,8 +15,12 @@ shared-memory size must be a compile-time constant come from a factory keyed by 
 - ``update(theta, grad, learning_rate)``: ``theta <- theta - learning_rate * grad``.
 - ``row_sums_kernel(threads)``: ``out[i] = scale * sum_j M[i, j]`` (db, the cost).
 - ``matmul_kernel(tile, dtype)``: ``C = alpha op(A) op(B)``, shared-memory tiles.
+- ``examples_kernel(threads)``: whole iterations of the example-space formulation of a
+  small network in one block (see ``cpu.train_steps_examples``).
 
-The 1-D kernels use grid-stride loops, so any launch shape covers any size.
+Every kernel uses grid-stride loops, so any launch shape covers any size; the
+elementwise kernels on ``(n, m)`` matrices take a 2-D grid (``y`` over rows, ``x`` over
+columns), so no thread divides an index.
 """
 import functools
 import math
@@ -56,10 +60,9 @@ def _hidden_derivative(da, a, code, slope):
 
 @cuda.jit
 def bias_activation(Z, b, code, slope):
-    n, m = Z.shape
-    for k in range(cuda.grid(1), n * m, cuda.gridsize(1)):
-        i, j = k // m, k % m
-        Z[i, j] = _hidden(Z[i, j] + b[i, 0], code, slope)
+    for i in range(cuda.blockIdx.y, Z.shape[0], cuda.gridDim.y):
+        for j in range(cuda.grid(1), Z.shape[1], cuda.gridsize(1)):
+            Z[i, j] = _hidden(Z[i, j] + b[i, 0], code, slope)
 
 
 @cuda.jit(device=True)
@@ -110,35 +113,40 @@ def output_delta(Z, b, Y, code, dZ):
 
 @cuda.jit
 def activation_backward(dA, A, code, slope):
-    n, m = dA.shape
-    for k in range(cuda.grid(1), n * m, cuda.gridsize(1)):
-        i, j = k // m, k % m
-        dA[i, j] = _hidden_derivative(dA[i, j], A[i, j], code, slope)
+    for i in range(cuda.blockIdx.y, dA.shape[0], cuda.gridDim.y):
+        for j in range(cuda.grid(1), dA.shape[1], cuda.gridsize(1)):
+            dA[i, j] = _hidden_derivative(dA[i, j], A[i, j], code, slope)
+
+
+@cuda.jit(device=True)
+def _column_loss(ZL, Y, code, j):
+    """The stable loss of column ``j`` from the pre-activations (as ``cpu.cost``, before
+    the mean)."""
+    n = ZL.shape[0]
+    total = 0.0
+    if code == SOFTMAX:
+        zmax = _column_max(ZL, j)
+        s = 0.0
+        for i in range(n):
+            s += math.exp(ZL[i, j] - zmax)
+        lse = zmax + math.log(s)
+        for i in range(n):
+            total += Y[i, j] * (lse - ZL[i, j])
+    else:
+        for i in range(n):
+            z, y = ZL[i, j], Y[i, j]
+            if code == SIGMOID:
+                total += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))
+            else:
+                total += 0.5 * (z - y) * (z - y)
+    return total
 
 
 @cuda.jit
 def column_losses(ZL, Y, code, losses):
-    """``losses[0, j]``: the loss of column j from the pre-activations (as ``cpu.cost``,
-    before the mean)."""
-    n = ZL.shape[0]
+    """``losses[0, j]``: the loss of column j."""
     for j in range(cuda.grid(1), ZL.shape[1], cuda.gridsize(1)):
-        total = 0.0
-        if code == SOFTMAX:
-            zmax = _column_max(ZL, j)
-            s = 0.0
-            for i in range(n):
-                s += math.exp(ZL[i, j] - zmax)
-            lse = zmax + math.log(s)
-            for i in range(n):
-                total += Y[i, j] * (lse - ZL[i, j])
-        else:
-            for i in range(n):
-                z, y = ZL[i, j], Y[i, j]
-                if code == SIGMOID:
-                    total += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))
-                else:
-                    total += 0.5 * (z - y) * (z - y)
-        losses[0, j] = total
+        losses[0, j] = _column_loss(ZL, Y, code, j)
 
 
 @cuda.jit
@@ -214,3 +222,194 @@ def matmul_kernel(tile, dtype):
             C[row0 + ty, col0 + tx] = alpha * acc
 
     return matmul
+
+
+# -- the example-space formulation in one block ------------------------------------------
+# Flat buffers as in ``engines/cpu.py``: ``theta``/``grad`` in ``cpu.Layout`` order (layer
+# l's W at ``w_off[l]``, row-major, its b at ``b_off[l]``) and the activations ``acts``
+# (layer l's (n_l, m) at ``a_off[l]``); ``deltas`` is two (widest, m) buffers used in
+# turn for dZ_l and dZ_{l-1}.  Sums are accumulated in float64 whatever the dtype.
+
+@cuda.jit(device=True)
+def _dense_layer(theta, w, b, n, n_prev, acts, a_prev, out, m, code, slope, hidden):
+    """``acts[out:] = W A_prev`` (+ b and the hidden activation if ``hidden``), flat,
+    with the block's threads over the (n, m) entries."""
+    for k in range(cuda.threadIdx.x, n * m, cuda.blockDim.x):
+        i = k // m
+        j = k - i * m
+        total = 0.0
+        for q in range(n_prev):
+            total += theta[w + i * n_prev + q] * acts[a_prev + q * m + j]
+        acts[out + k] = total          # rounded to the dtype, then the bias added in it
+        if hidden:
+            acts[out + k] = _hidden(acts[out + k] + theta[b + i], code, slope)
+
+
+@cuda.jit(device=True)
+def _layer_gradients(dZ, n, n_prev, acts, a_prev, grad, w, b, m):
+    """``dW = 1/m dZ A_prev^T`` and ``db = 1/m sum_j dZ`` into ``grad``, flat."""
+    inv_m = 1.0 / m
+    for k in range(cuda.threadIdx.x, n * n_prev + n, cuda.blockDim.x):
+        total = 0.0
+        if k < n * n_prev:
+            i = k // n_prev
+            q = k - i * n_prev
+            for j in range(m):
+                total += dZ[i * m + j] * acts[a_prev + q * m + j]
+            grad[w + k] = inv_m * total
+        else:
+            i = k - n * n_prev
+            for j in range(m):
+                total += dZ[i * m + j]
+            grad[b + i] = inv_m * total
+
+
+@cuda.jit(device=True)
+def _delta_back(theta, w, n, n_prev, dZ, acts, a_prev, dZ_prev, m, code, slope):
+    """``dZ_prev = (W^T dZ) * g'(A_prev)``, flat."""
+    for k in range(cuda.threadIdx.x, n_prev * m, cuda.blockDim.x):
+        q = k // m
+        j = k - q * m
+        total = 0.0
+        for i in range(n):
+            total += theta[w + i * n_prev + q] * dZ[i * m + j]
+        dZ_prev[k] = total
+        dZ_prev[k] = _hidden_derivative(dZ_prev[k], acts[a_prev + k], code, slope)
+
+
+@cuda.jit(device=True)
+def _block_mean_loss(ZL, Y, code, partial):
+    """The mean loss over the columns (as ``cpu.cost``), a tree reduction over the block
+    in ``partial`` (float64, one slot per thread; the block size a power of two)."""
+    t, threads = cuda.threadIdx.x, cuda.blockDim.x
+    total = 0.0
+    for j in range(t, ZL.shape[1], threads):
+        total += _column_loss(ZL, Y, code, j)
+    partial[t] = total
+    cuda.syncthreads()
+    step = threads // 2
+    while step > 0:
+        if t < step:
+            partial[t] += partial[t + step]
+        cuda.syncthreads()
+        step //= 2
+    result = partial[0] / ZL.shape[1]
+    cuda.syncthreads()
+    return result
+
+
+EXAMPLE_ROWS_MAX = 32   # the most rows of P one thread updates (held in registers)
+
+
+def _example_space_update(rows):
+    """A device function ``(P, G, dZ1, m, n1, step_size)``: ``P <- P - step_size dZ1 G``.
+    Each thread owns ``rows`` rows of one column of P (``dZ1`` has its rows padded with
+    zeros to a multiple of ``rows``), so one read of ``G[q, j]`` feeds ``rows``
+    multiply-adds; ``rows`` is a compile-time constant, so the accumulators are
+    registers."""
+
+    @cuda.jit(device=True)
+    def update(P, G, dZ1, m, n1, step_size):
+        acc = cuda.local.array(rows, float64)
+        groups = dZ1.shape[0] // rows
+        for item in range(cuda.threadIdx.x, groups * m, cuda.blockDim.x):
+            g = item // m
+            j = item - g * m
+            for r in range(rows):
+                acc[r] = 0.0
+            for q in range(m):
+                gq = G[q, j]
+                for r in range(rows):
+                    acc[r] += dZ1[g * rows + r, q] * gq
+            for r in range(rows):
+                i = g * rows + r
+                if i < n1:
+                    P[i, j] = P[i, j] - step_size * acc[r]
+
+    return update
+
+
+@functools.lru_cache(maxsize=None)
+def examples_kernel(threads, rows):
+    """The example-space formulation (``cpu.train_steps_examples``), whole iterations in
+    one block of ``threads`` threads (a power of two): the launch runs ``n_steps``
+    iterations with only ``cuda.syncthreads()`` between stages, so a small network costs
+    one launch per chunk of iterations instead of a few dozen per iteration.  Each
+    thread updates ``rows`` rows of P (``_example_space_update``).
+
+    ``(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1, Y, acts,
+    deltas, costs, learning_rate, n_steps, want_last_cost)``: ``P, G, S`` and ``dZ1``
+    (its rows padded with zeros to a multiple of ``rows``) are float64; ``acts``
+    ends with Z_L (after the activations' slots); ``deltas : (2, widest * m)``.
+    ``costs[0]`` gets the first step's cost, ``costs[1]`` the last's if asked."""
+
+    update_P = _example_space_update(rows)
+
+    @cuda.jit
+    def examples_steps(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1,
+                       Y, acts, deltas, costs, learning_rate, n_steps, want_last_cost):
+        partial = cuda.shared.array(threads, float64)
+        t = cuda.threadIdx.x
+        L = dims.size - 1
+        m, n1, n_out = P.shape[1], dims[1], dims[L]
+        z_off, a1, b1 = acts.size - n_out * m, a_off[1], b_off[1]
+        ZL = acts[z_off:].reshape((n_out, m))
+        AL = acts[a_off[L]:a_off[L] + n_out * m].reshape((n_out, m))
+        bL = theta[b_off[L]:b_off[L] + n_out].reshape((n_out, 1))
+        step_size = float64(learning_rate) * (1.0 / m)
+        for step in range(n_steps):
+            # forward: layer 1 from P = W1 X, then layers 2..L from the weights
+            for k in range(t, n1 * m, threads):
+                i = k // m
+                j = k - i * m
+                if L == 1:
+                    acts[z_off + k] = P[i, j]
+                else:
+                    acts[a1 + k] = P[i, j]          # rounded to the dtype, as on the cpu
+                    acts[a1 + k] = _hidden(acts[a1 + k] + theta[b1 + i], codes[0], slope)
+            cuda.syncthreads()
+            for l in range(2, L + 1):
+                _dense_layer(theta, w_off[l], b_off[l], dims[l], dims[l - 1], acts,
+                             a_off[l - 1], a_off[l] if l < L else z_off, m, codes[l - 1],
+                             slope, l < L)
+                cuda.syncthreads()
+            for j in range(t, m, threads):
+                _output_column(ZL, bL, codes[L - 1], AL, j)
+            cuda.syncthreads()
+            if step == 0:
+                costs[0] = _block_mean_loss(ZL, Y, codes[L - 1], partial)
+            if want_last_cost and step == n_steps - 1:
+                costs[1] = _block_mean_loss(ZL, Y, codes[L - 1], partial)
+            # backward: dZ_L = A_L - Y, then layer by layer down to dZ_1
+            dZ = deltas[0]
+            for k in range(t, n_out * m, threads):
+                i = k // m
+                dZ[k] = AL[i, k - i * m] - Y[i, k - i * m]
+            cuda.syncthreads()
+            for l in range(L, 1, -1):
+                dZ_prev = deltas[(L - l + 1) % 2]
+                _layer_gradients(dZ, dims[l], dims[l - 1], acts, a_off[l - 1], grad,
+                                 w_off[l], b_off[l], m)
+                _delta_back(theta, w_off[l], dims[l], dims[l - 1], dZ, acts, a_off[l - 1],
+                            dZ_prev, m, codes[l - 2], slope)
+                cuda.syncthreads()
+                dZ = dZ_prev
+            # layer 1: db1 and dZ1 in float64; then the update (W1 stays W1_0 in theta)
+            for i in range(t, n1, threads):
+                total = 0.0
+                for j in range(m):
+                    total += dZ[i * m + j]
+                grad[b1 + i] = (1.0 / m) * total
+            for k in range(t, n1 * m, threads):
+                i = k // m
+                dZ1[i, k - i * m] = dZ[k]
+            cuda.syncthreads()
+            for k in range(b1 + t, theta.size, threads):
+                theta[k] = theta[k] - learning_rate * grad[k]
+            for k in range(t, n1 * m, threads):
+                i = k // m
+                S[i, k - i * m] += dZ1[i, k - i * m]
+            update_P(P, G, dZ1, m, n1, step_size)
+            cuda.syncthreads()
+
+    return examples_steps
