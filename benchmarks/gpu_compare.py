@@ -170,7 +170,7 @@ def main():
         sys.exit(str(exc))
     if args.tiny:   # small blocks: the simulator runs every thread as a Python thread
         engine.THREADS_PER_BLOCK, engine.MAX_BLOCKS, engine.TILE = 8, 4, 4
-        engine.EXAMPLES_THREADS = 8
+        engine.BLOCK_THREADS = 8
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)
     where = "CUDA simulator" if engine.SIMULATOR else "GPU"

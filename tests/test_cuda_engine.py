@@ -33,7 +33,20 @@ def small_launches(monkeypatch):
     monkeypatch.setattr(engine, "THREADS_PER_BLOCK", 8)
     monkeypatch.setattr(engine, "MAX_BLOCKS", 4)
     monkeypatch.setattr(engine, "TILE", 4)
-    monkeypatch.setattr(engine, "EXAMPLES_THREADS", 8)
+    monkeypatch.setattr(engine, "BLOCK_THREADS", 8)
+
+
+# the cuda trainers: (Model formulation, BLOCK_MAX_WORK); 0 sends "dense" to the host loop
+TRAINERS = {"host loop": ("dense", 0), "dense block": ("dense", None),
+            "example-space block": ("examples", None)}
+
+
+@pytest.fixture(params=sorted(TRAINERS))
+def formulation(request, monkeypatch):
+    name, max_work = TRAINERS[request.param]
+    if max_work is not None:
+        monkeypatch.setattr(engine, "BLOCK_MAX_WORK", max_work)
+    return name
 
 
 def fitted_pair(dims, hidden, output, dtype="float64", iterations=3, seed=0,
@@ -46,7 +59,6 @@ def fitted_pair(dims, hidden, output, dtype="float64", iterations=3, seed=0,
     return models, X
 
 
-@pytest.mark.parametrize("formulation", ["dense", "examples"])
 @pytest.mark.parametrize("dims, hidden, output", ARCHITECTURES)
 def test_training_matches_cpu_engine(dims, hidden, output, formulation):
     (gpu, cpu), X = fitted_pair(dims, hidden, output, formulation=formulation)
@@ -83,7 +95,7 @@ def test_example_space_kernel_matches_cpu_over_many_steps(m):
 
 def test_example_space_first_steps_match_the_numpy_oracle():
     net, params, X, Y = random_problem(4, [10, 4, 3, 1], "tanh", "sigmoid", m=6)
-    trainer = engine.ExampleSpaceTrainer(params, X, Y, net, 0.2)
+    trainer = engine.BlockTrainer(params, X, Y, net, 0.2, example_space=True)
     first, last = trainer.run(3, True)
     expected, costs = numpy_descent(params, X, Y, net, 0.2, 3)
     assert_rel([first, last], [costs[0], costs[2]])
@@ -103,12 +115,20 @@ def test_auto_formulation_on_the_gpu():
     assert engine.choose_formulation([12288, 20, 7, 5, 1], 209, 1) == "dense"
     assert engine.choose_formulation([784, 512, 256, 1], 200_000, 100) == "dense"
     assert engine.choose_formulation([12288, 20, 1], 4000, 2500) == "dense"   # too many m
+    assert engine.block_work([12288, 20, 7, 5, 1], 209, True) == 20 * 209 ** 2 + 3 * 209 * 180
+    assert engine.block_work([2, 4, 1], 400, False) == 3 * 400 * 12
+
+
+def test_dense_formulation_runs_in_one_block_only_when_small():
+    net, params, X, Y = random_problem(0, [2, 4, 1], m=400)
+    assert type(engine.Trainer(params, X, Y, net, 0.1, "dense")) is engine.BlockTrainer
+    net, params, X, Y = random_problem(0, [30, 64, 32, 1], m=1000)
+    assert type(engine.Trainer(params, X, Y, net, 0.1, "dense")) is engine.DenseTrainer
     net, params, X, Y = random_problem(0, [3, 1])
     with pytest.raises(ValueError, match="formulation"):
         engine.Trainer(params, X, Y, net, 0.1, "sparse")
 
 
-@pytest.mark.parametrize("formulation", ["dense", "examples"])
 def test_float32_training_matches_cpu_engine(formulation):
     (gpu, cpu), X = fitted_pair([4, 3, 2], "tanh", "softmax", dtype="float32", iterations=2,
                                 formulation=formulation)
@@ -118,7 +138,6 @@ def test_float32_training_matches_cpu_engine(formulation):
     assert_rel(gpu.final_cost_, cpu.final_cost_, rtol=1e-5)
 
 
-@pytest.mark.parametrize("formulation", ["dense", "examples"])
 def test_trainer_state_methods(formulation):
     net, params, X, Y = random_problem(1, [3, 2, 1], "tanh", "sigmoid", m=5)
     trainer = engine.Trainer(params, X, Y, net, 0.5, formulation)

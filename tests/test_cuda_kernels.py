@@ -155,6 +155,8 @@ for dtype in (np.float64, np.float32):
     M, V = types.Array(f, 2, "C"), types.Array(f, 1, "C")
     code = types.int64
     I, V64, M64 = types.Array(types.int64, 1, "C"), types.float64[::1], types.float64[:, ::1]
+    block_signature = ((V, V) + (I,) * 5 + (f,) + (M64,) * 4
+                       + (M, V, M, V64, f, types.int64, types.boolean))
     for kernel, sig in [
             (k.bias_activation, (M, M, code, f)), (k.output_activation, (M, M, code, M)),
             (k.output_delta, (M, M, M, code, M)), (k.activation_backward, (M, M, code, f)),
@@ -162,8 +164,8 @@ for dtype in (np.float64, np.float32):
             (k.row_sums_kernel(256), (M, types.float64, V)),
             (k.row_sums_kernel(256), (M, types.float64, types.float64[::1])),
             (k.matmul_kernel(16, f), (M, M, M, types.boolean, types.boolean, f)),
-            (k.examples_kernel(512, 10), (V, V) + (I,) * 5 + (f,) + (M64,) * 4
-             + (M, V, M, V64, f, types.int64, types.boolean))]:
+            (k.block_kernel(512, 10, True), block_signature),
+            (k.block_kernel(512, 1, False), block_signature)]:
         cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
 print("COMPILED")
 """

@@ -27,9 +27,9 @@ MAX_BLOCKS = 4096           # grid-stride loops cover the rest
 TILE = 16                   # tiled matmul: TILE x TILE threads, two TILE x TILE tiles
 USE_CUBLAS = True           # large products through CuPy's cuBLAS when it is there
 CUBLAS_MIN_WORK = 32 ** 3   # ... from this many multiply-adds (M * N * K) on
-EXAMPLES_THREADS = 512      # the one block of the example-space formulation (power of two)
-EXAMPLES_MAX_M = 2048       # "auto" uses that formulation up to this many examples ...
-EXAMPLES_MAX_WIDTH = 256    # ... and units in layers 2..L (estimates, not yet measured)
+BLOCK_THREADS = 512         # small networks in one block of this many threads (power of
+BLOCK_MAX_WORK = 4_000_000  # two), up to this many multiply-adds per iteration (about
+                            # 20 us on one H100 SM; an estimate, not yet measured)
 
 if not hasattr(np, "row_stack"):
     # numba-cuda <= 0.30.4 registers an overload for np.row_stack, which numpy 2.5
@@ -288,35 +288,43 @@ class DenseTrainer(_DeviceState):
         return (self.net.theta,)
 
 
-class ExampleSpaceTrainer(_DeviceState):
-    """``cpu.ExampleSpaceTrainer`` on the device: the first layer carried in example space
-    (``P = W1 X``, ``G = X^T X``, ``S = sum dZ1``; float64), and whole iterations in one
-    block (``cuda_kernels.examples_kernel``), so a chunk of iterations is one launch.
-    For small networks on few examples (the cat workload), where a launch per layer and
-    step would cost more than the arithmetic."""
+class BlockTrainer(_DeviceState):
+    """Whole iterations of a small network in one block (``cuda_kernels.block_kernel``),
+    so a chunk of iterations is one launch: for networks and data so small that a
+    launch per layer and step would cost more than the arithmetic.  With
+    ``example_space`` the first layer is carried in example space as in
+    ``cpu.ExampleSpaceTrainer`` (``P = W1 X``, ``G = X^T X``, ``S = sum dZ1``; float64):
+    the cat workload."""
 
-    def __init__(self, parameters, X, Y, net, learning_rate):
-        m, dtype, dims = X.shape[1], X.dtype, net.layer_dims
+    def __init__(self, parameters, X, Y, net, learning_rate, example_space=True):
+        X, m, dtype, dims = np.ascontiguousarray(X), X.shape[1], X.dtype, net.layer_dims
         self.layout = lay = Layout(dims, m)
         theta = lay.pack(parameters, dtype)
-        self.X, self.lr, self.slope = X, dtype.type(learning_rate), dtype.type(net.slope)
-        self.W1_0 = lay.view(theta, 1, "W").copy()
-        G, P = example_space_start(self.W1_0, X)
-        self.threads = EXAMPLES_THREADS
-        self.rows = example_rows(dims[1], m, self.threads)
-        padded_rows = -(-dims[1] // self.rows) * self.rows
+        self.X, self.example_space = X, example_space
+        self.lr, self.slope = dtype.type(learning_rate), dtype.type(net.slope)
+        self.threads = BLOCK_THREADS
+        if example_space:
+            self.W1_0 = lay.view(theta, 1, "W").copy()
+            G, P = example_space_start(self.W1_0, X)
+            self.rows = example_rows(dims[1], m, self.threads)
+            S, dZ1 = np.zeros_like(P), np.zeros((-(-dims[1] // self.rows) * self.rows, m))
+            inputs = np.empty(0, dtype)
+        else:                             # the plain first layer reads X from acts
+            self.rows, inputs = 1, X.ravel()
+            G = P = S = dZ1 = np.zeros((1, 1))
+        a_off = lay.a_off + inputs.size
+        a_off[0] = 0
+        acts = np.concatenate([inputs, np.zeros(lay.act_size + dims[-1] * m, dtype)])
         self.theta, self.grad = cuda.to_device(theta), cuda.to_device(np.zeros_like(theta))
-        self.P, self.G, self.S = (cuda.to_device(a) for a in (P, G, np.zeros_like(P)))
-        self.dZ1 = cuda.to_device(np.zeros((padded_rows, m)))
-        self.Y = cuda.to_device(np.ascontiguousarray(Y))
-        self.acts = cuda.device_array(lay.act_size + dims[-1] * m, dtype)   # then Z_L
+        self.P, self.G, self.S, self.dZ1 = (cuda.to_device(a) for a in (P, G, S, dZ1))
+        self.Y, self.acts = cuda.to_device(np.ascontiguousarray(Y)), cuda.to_device(acts)
         self.deltas = cuda.device_array((2, max(dims[1:]) * m), dtype)
         self.costs = cuda.device_array(2, np.float64)
-        self.offsets = [cuda.to_device(a) for a in lay.arrays]
+        self.offsets = [cuda.to_device(a) for a in (lay.dims, lay.w_off, lay.b_off, a_off)]
         self.codes = cuda.to_device(net.codes)
 
     def run(self, n_steps, want_last_cost):
-        kernel = kernels.examples_kernel(self.threads, self.rows)
+        kernel = kernels.block_kernel(self.threads, self.rows, self.example_space)
         kernel[1, self.threads](self.theta, self.grad, *self.offsets, self.codes, self.slope,
                                 self.P, self.G, self.S, self.dZ1, self.Y, self.acts,
                                 self.deltas, self.costs, self.lr, n_steps,
@@ -326,12 +334,17 @@ class ExampleSpaceTrainer(_DeviceState):
 
     def parameters(self):
         params = self.layout.unpack(self.theta.copy_to_host())
-        params["W1"] = example_space_W1(self.W1_0, self.lr, self.S.copy_to_host(), self.X)
+        if self.example_space:
+            params["W1"] = example_space_W1(self.W1_0, self.lr, self.S.copy_to_host(),
+                                            self.X)
         return params
 
     def _state(self):
-        """What training changes: every parameter but W1 (theta's first slot), P, S."""
-        return self.theta[self.layout.b_off[1]:], self.P, self.S
+        """What training changes: theta (but W1, its first slot, in example space, where
+        P and S carry the first layer)."""
+        if self.example_space:
+            return self.theta[self.layout.b_off[1]:], self.P, self.S
+        return (self.theta,)
 
 
 def example_rows(n1, m, threads):
@@ -342,17 +355,33 @@ def example_rows(n1, m, threads):
     return -(-n1 // groups)
 
 
+def block_work(layer_dims, m, example_space):
+    """Multiply-adds per iteration in one block: three products per layer (forward, dW,
+    dA_prev), the first layer's replaced in example space by ``n_1 m^2``."""
+    layers = [n * n_prev for n_prev, n in zip(layer_dims, layer_dims[1:])]
+    if example_space:
+        return layer_dims[1] * m * m + 3 * m * sum(layers[1:])
+    return 3 * m * sum(layers)
+
+
 def choose_formulation(layer_dims, m, num_iterations):
     """"examples" where the cpu engine would carry the first layer in example space and
-    the whole network suits one block (at most EXAMPLES_MAX_M examples and
-    EXAMPLES_MAX_WIDTH units in layers 2..L); else "dense"."""
+    that fits one block (``block_work`` at most BLOCK_MAX_WORK); else "dense"."""
     if (cpu_choose_formulation(layer_dims, m, num_iterations) == "examples"
-            and m <= EXAMPLES_MAX_M and max(layer_dims[2:], default=0) <= EXAMPLES_MAX_WIDTH):
+            and block_work(layer_dims, m, True) <= BLOCK_MAX_WORK):
         return "examples"
     return "dense"
 
 
-TRAINERS = {"dense": DenseTrainer, "examples": ExampleSpaceTrainer}
+def dense_trainer(parameters, X, Y, net, learning_rate):
+    """The plain formulation: in one block when that fits (``block_work`` at most
+    BLOCK_MAX_WORK), else the host loop over cuBLAS and the elementwise kernels."""
+    if block_work(net.layer_dims, X.shape[1], False) <= BLOCK_MAX_WORK:
+        return BlockTrainer(parameters, X, Y, net, learning_rate, example_space=False)
+    return DenseTrainer(parameters, X, Y, net, learning_rate)
+
+
+TRAINERS = {"dense": dense_trainer, "examples": BlockTrainer}
 
 
 def Trainer(parameters, X, Y, net, learning_rate, formulation="auto", num_iterations=1):

@@ -15,8 +15,8 @@ shared-memory size must be a compile-time constant come from a factory keyed by 
 - ``update(theta, grad, learning_rate)``: ``theta <- theta - learning_rate * grad``.
 - ``row_sums_kernel(threads)``: ``out[i] = scale * sum_j M[i, j]`` (db, the cost).
 - ``matmul_kernel(tile, dtype)``: ``C = alpha op(A) op(B)``, shared-memory tiles.
-- ``examples_kernel(threads)``: whole iterations of the example-space formulation of a
-  small network in one block (see ``cpu.train_steps_examples``).
+- ``block_kernel(threads, rows, example_space)``: whole iterations of a small network
+  in one block, plain or with the first layer in example space.
 
 Every kernel uses grid-stride loops, so any launch shape covers any size; the
 elementwise kernels on ``(n, m)`` matrices take a 2-D grid (``y`` over rows, ``x`` over
@@ -330,45 +330,50 @@ def _example_space_update(rows):
 
 
 @functools.lru_cache(maxsize=None)
-def examples_kernel(threads, rows):
-    """The example-space formulation (``cpu.train_steps_examples``), whole iterations in
-    one block of ``threads`` threads (a power of two): the launch runs ``n_steps``
-    iterations with only ``cuda.syncthreads()`` between stages, so a small network costs
-    one launch per chunk of iterations instead of a few dozen per iteration.  Each
-    thread updates ``rows`` rows of P (``_example_space_update``).
+def block_kernel(threads, rows, example_space):
+    """Whole iterations of a small network in one block of ``threads`` threads (a power
+    of two): a launch runs ``n_steps`` iterations with only ``cuda.syncthreads()``
+    between stages, so a chunk of iterations costs one launch instead of a few dozen
+    per iteration.  With ``example_space`` the first layer is carried in example space
+    (``cpu.train_steps_examples``): each thread updates ``rows`` rows of P
+    (``_example_space_update``); otherwise it is a layer like the others, from X.
 
     ``(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1, Y, acts,
-    deltas, costs, learning_rate, n_steps, want_last_cost)``: ``P, G, S`` and ``dZ1``
-    (its rows padded with zeros to a multiple of ``rows``) are float64; ``acts``
-    ends with Z_L (after the activations' slots); ``deltas : (2, widest * m)``.
-    ``costs[0]`` gets the first step's cost, ``costs[1]`` the last's if asked."""
+    deltas, costs, learning_rate, n_steps, want_last_cost)``: ``acts`` holds the
+    activations at ``a_off[l]`` (``a_off[0]``: X, for the plain first layer) and ends
+    with Z_L; ``deltas : (2, widest * m)``.  ``P, G, S`` and ``dZ1`` (its rows padded
+    with zeros to a multiple of ``rows``) are float64 and unused without
+    ``example_space``.  ``costs[0]`` gets the first step's cost, ``costs[1]`` the
+    last's if asked."""
 
     update_P = _example_space_update(rows)
 
     @cuda.jit
-    def examples_steps(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1,
-                       Y, acts, deltas, costs, learning_rate, n_steps, want_last_cost):
+    def block_steps(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1, Y,
+                    acts, deltas, costs, learning_rate, n_steps, want_last_cost):
         partial = cuda.shared.array(threads, float64)
         t = cuda.threadIdx.x
         L = dims.size - 1
-        m, n1, n_out = P.shape[1], dims[1], dims[L]
+        m, n1, n_out = Y.shape[1], dims[1], dims[L]
         z_off, a1, b1 = acts.size - n_out * m, a_off[1], b_off[1]
         ZL = acts[z_off:].reshape((n_out, m))
         AL = acts[a_off[L]:a_off[L] + n_out * m].reshape((n_out, m))
         bL = theta[b_off[L]:b_off[L] + n_out].reshape((n_out, 1))
         step_size = float64(learning_rate) * (1.0 / m)
         for step in range(n_steps):
-            # forward: layer 1 from P = W1 X, then layers 2..L from the weights
-            for k in range(t, n1 * m, threads):
-                i = k // m
-                j = k - i * m
-                if L == 1:
-                    acts[z_off + k] = P[i, j]
-                else:
-                    acts[a1 + k] = P[i, j]          # rounded to the dtype, as on the cpu
-                    acts[a1 + k] = _hidden(acts[a1 + k] + theta[b1 + i], codes[0], slope)
-            cuda.syncthreads()
-            for l in range(2, L + 1):
+            # forward: layer 1 (from P = W1 X in example space), then the others
+            if example_space:
+                for k in range(t, n1 * m, threads):
+                    i = k // m
+                    j = k - i * m
+                    if L == 1:
+                        acts[z_off + k] = P[i, j]
+                    else:
+                        acts[a1 + k] = P[i, j]      # rounded to the dtype, as on the cpu
+                        acts[a1 + k] = _hidden(acts[a1 + k] + theta[b1 + i], codes[0],
+                                               slope)
+                cuda.syncthreads()
+            for l in range(2 if example_space else 1, L + 1):
                 _dense_layer(theta, w_off[l], b_off[l], dims[l], dims[l - 1], acts,
                              a_off[l - 1], a_off[l] if l < L else z_off, m, codes[l - 1],
                              slope, l < L)
@@ -394,7 +399,14 @@ def examples_kernel(threads, rows):
                             dZ_prev, m, codes[l - 2], slope)
                 cuda.syncthreads()
                 dZ = dZ_prev
-            # layer 1: db1 and dZ1 in float64; then the update (W1 stays W1_0 in theta)
+            if not example_space:
+                _layer_gradients(dZ, n1, dims[0], acts, a_off[0], grad, w_off[1], b1, m)
+                cuda.syncthreads()
+                for k in range(t, theta.size, threads):
+                    theta[k] = theta[k] - learning_rate * grad[k]
+                cuda.syncthreads()
+                continue
+            # example space: db1 and dZ1 in float64, then the update (W1 stays W1_0)
             for i in range(t, n1, threads):
                 total = 0.0
                 for j in range(m):
@@ -412,4 +424,4 @@ def examples_kernel(threads, rows):
             update_P(P, G, dZ1, m, n1, step_size)
             cuda.syncthreads()
 
-    return examples_steps
+    return block_steps
