@@ -14,8 +14,10 @@ import pytest
 from deepjit.engines import reference
 from deepjit.network import Network
 
-# tests/ is in the repository root; the shared data sits beside the repository.
-CAT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "catvnoncat"
+# tests/ is in the repository root; the shared data sits beside the repository, unless
+# $DEEPJIT_DATA names its folder (as for the benchmarks, e.g. on a GPU machine).
+CAT_DIR = (Path(os.environ["DEEPJIT_DATA"]) if os.environ.get("DEEPJIT_DATA") else
+           Path(__file__).resolve().parents[2] / "shared" / "data" / "catvnoncat")
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 OUTPUTS = ["sigmoid", "softmax", "linear"]
