@@ -29,3 +29,6 @@ PY
 DEEPJIT_TEST_GPU=1 timeout 420 python3 -m pytest -q -rs -p no:cacheprovider \
     tests/test_cuda_*.py 2>&1 | tee "$out/gpu_tests.txt"
 timeout 300 python3 benchmarks/gpu_compare.py "${@:2}" 2>&1 | tee "$out/gpu_compare.txt"
+# the same cases with the plain formulation forced (host loop), to check the automatic choice
+timeout 200 python3 benchmarks/gpu_compare.py --cases cat tall --formulation dense \
+    --repeats 3 2>&1 | tee "$out/gpu_compare_dense.txt"

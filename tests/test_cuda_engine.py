@@ -16,6 +16,7 @@ from conftest import assert_params_rel, assert_rel, numpy_descent, random_proble
 
 from deepjit import Model, TrainingDiverged, datasets
 from deepjit.engines import cuda as engine
+from deepjit.engines import cuda_streamed as streamed
 from deepjit.engines import reference
 
 cuda_setup.check_simulator(engine)
@@ -34,11 +35,14 @@ def small_launches(monkeypatch):
     monkeypatch.setattr(engine, "MAX_BLOCKS", 4)
     monkeypatch.setattr(engine, "TILE", 4)
     monkeypatch.setattr(engine, "BLOCK_THREADS", 8)
+    for name, value in [("ROW_GROUPS", 2), ("COLUMN_GROUPS", 2), ("COLUMNS_PER_THREAD", 2),
+                        ("BLOCKS", 3), ("REDUCE_ENTRIES", 4), ("REDUCE_STRANDS", 2)]:
+        monkeypatch.setattr(streamed, name, value)
 
 
 # the cuda trainers: (Model formulation, BLOCK_MAX_WORK); 0 sends "dense" to the host loop
 TRAINERS = {"host loop": ("dense", 0), "dense block": ("dense", None),
-            "example-space block": ("examples", None)}
+            "example-space block": ("examples", None), "streamed": ("streamed", None)}
 
 
 @pytest.fixture(params=sorted(TRAINERS))
@@ -110,10 +114,13 @@ def test_example_rows_fill_the_block():
     assert engine.example_rows(1, 2, 512) == 1
 
 
-def test_auto_formulation_on_the_gpu():
+def test_auto_formulation_on_the_gpu(monkeypatch):
+    monkeypatch.undo()          # the real launch settings decide what the kernels take
     assert engine.choose_formulation([12288, 20, 7, 5, 1], 209, 2500) == "examples"
     assert engine.choose_formulation([12288, 20, 7, 5, 1], 209, 1) == "dense"
     assert engine.choose_formulation([784, 512, 256, 1], 200_000, 100) == "dense"
+    assert engine.choose_formulation([30, 64, 32, 1], 1_000_000, 100) == "streamed"
+    assert engine.choose_formulation([2, 4, 1], 400, 100) == "dense"     # one block
     assert engine.choose_formulation([12288, 20, 1], 4000, 2500) == "dense"   # too many m
     assert engine.block_work([12288, 20, 7, 5, 1], 209, True) == 20 * 209 ** 2 + 3 * 209 * 180
     assert engine.block_work([2, 4, 1], 400, False) == 3 * 400 * 12

@@ -8,9 +8,6 @@ and m = 1 leaves two blocks without any tile.
 """
 import cuda_setup  # noqa: F401  (first: switches the CUDA simulator on)
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -129,17 +126,6 @@ def test_a_network_beyond_shared_memory_is_a_value_error():     # float64 weight
 # used (the register tiles and gradient accumulators were promoted to registers).
 # Needs the CUDA toolkit's compiler libraries (pip install 'deepjit[cuda]'), else skipped.
 COMPILE_FOR_REAL_GPU = """
-import numpy as np
-from numba import cuda, from_dtype, types
-import numba.cuda.dispatcher as dispatcher
-# numba-cuda asks the current device for its compute capability when a kernel calls a
-# device function, even in compile_ptx: answer for it (there is no device here).
-dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability": (9, 0)})()
-try:
-    cuda.compile_ptx(lambda x: None, (types.float64[::1],), cc=(9, 0))
-except Exception as exc:
-    print("NO TOOLKIT", " ".join(str(exc).split())[:200])
-    raise SystemExit
 from deepjit.engines import cuda_streamed as s
 P = types.Array(types.float64, 2, "C")
 for dtype in (np.float32, np.float64):
@@ -158,10 +144,4 @@ print("COMPILED")
 
 
 def test_kernels_compile_for_a_real_gpu():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
-    done = subprocess.run([sys.executable, "-c", COMPILE_FOR_REAL_GPU], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    if done.stdout.startswith("NO TOOLKIT"):
-        pytest.skip(f"no CUDA compiler libraries: {done.stdout.strip()}")
-    assert done.stdout.strip() == "COMPILED"
+    assert cuda_setup.compile_for_a_real_gpu(COMPILE_FOR_REAL_GPU).strip() == "COMPILED"

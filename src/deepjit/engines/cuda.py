@@ -364,13 +364,19 @@ def block_work(layer_dims, m, example_space):
     return 3 * m * sum(layers)
 
 
-def choose_formulation(layer_dims, m, num_iterations):
-    """"examples" where the cpu engine would carry the first layer in example space and
-    that fits one block (``block_work`` at most BLOCK_MAX_WORK); else "dense"."""
+def choose_formulation(layer_dims, m, num_iterations, dtype=np.float64):
+    """The fastest formulation (by estimates, not yet by measurements): "examples" where
+    the cpu engine would carry the first layer in example space and that fits one block
+    (``block_work`` at most BLOCK_MAX_WORK); "dense" where the plain network fits one
+    block; "streamed" where the network is narrow enough for ``cuda_streamed``; else
+    "dense" (the host loop over cuBLAS)."""
     if (cpu_choose_formulation(layer_dims, m, num_iterations) == "examples"
             and block_work(layer_dims, m, True) <= BLOCK_MAX_WORK):
         return "examples"
-    return "dense"
+    if block_work(layer_dims, m, False) <= BLOCK_MAX_WORK:
+        return "dense"
+    from . import cuda_streamed
+    return "streamed" if cuda_streamed.supports(layer_dims, dtype) else "dense"
 
 
 def dense_trainer(parameters, X, Y, net, learning_rate):
@@ -381,15 +387,21 @@ def dense_trainer(parameters, X, Y, net, learning_rate):
     return DenseTrainer(parameters, X, Y, net, learning_rate)
 
 
-TRAINERS = {"dense": dense_trainer, "examples": BlockTrainer}
+def streamed_trainer(parameters, X, Y, net, learning_rate):
+    """Column tiles streamed through all layers by one fused kernel (``cuda_streamed``)."""
+    from . import cuda_streamed
+    return cuda_streamed.StreamedTrainer(parameters, X, Y, net, learning_rate)
+
+
+TRAINERS = {"dense": dense_trainer, "examples": BlockTrainer, "streamed": streamed_trainer}
 
 
 def Trainer(parameters, X, Y, net, learning_rate, formulation="auto", num_iterations=1):
-    """The trainer for ``formulation`` ("dense", "examples" or "auto": see
+    """The trainer for ``formulation`` ("dense", "examples", "streamed" or "auto": see
     ``choose_formulation``)."""
     if formulation == "auto":
-        formulation = choose_formulation(net.layer_dims, X.shape[1], num_iterations)
+        formulation = choose_formulation(net.layer_dims, X.shape[1], num_iterations, X.dtype)
     if formulation not in TRAINERS:
-        raise ValueError(f"formulation: engine='cuda' offers {sorted(TRAINERS)} or 'auto', "
+        raise ValueError(f"formulation: expected one of {sorted(TRAINERS)} or 'auto', "
                          f"got {formulation!r}")
     return TRAINERS[formulation](parameters, X, Y, net, learning_rate)
