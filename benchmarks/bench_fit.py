@@ -56,3 +56,39 @@ class FitTall(_Fit):
 
     def time_fit_5_iterations(self, dtype, engine):
         self.fit()
+
+
+class _Steps:
+    """Steady-state iterations: an engine's trainer, built (and compiled) in setup, runs
+    ``steps`` iterations per timed call, so the one-off set-up of a formulation (such as
+    the cat's G = X^T X) is not timed; divide by ``steps`` for the time per iteration.
+    The formulation is the one ``Model.fit`` picks for 2500 iterations.  engine="cuda"
+    is skipped without a GPU (or without numba-cuda in asv's environment)."""
+    params = [common.DTYPES, ["cpu", "cuda"]]
+    param_names = ["dtype", "engine"]
+    workload = None
+    steps = None
+    timeout = 300
+
+    def setup(self, dtype, engine):
+        self.trainer = common.trainer(self.workload, dtype, engine, num_iterations=2500)
+        self.trainer.run(1, True)
+
+    def run(self):
+        self.trainer.run(self.steps, True)
+
+
+class StepsCat(_Steps):
+    """[12288, 20, 7, 5, 1] on the 209 cat images (the example-space formulation)."""
+    workload, steps = "cat", 100
+
+    def time_100_steps(self, dtype, engine):
+        self.run()
+
+
+class StepsTall(_Steps):
+    """[30, 64, 32, 1] on 100,000 synthetic examples (the streamed formulation)."""
+    workload, steps = "tall", 5
+
+    def time_5_steps(self, dtype, engine):
+        self.run()

@@ -74,6 +74,20 @@ def workload(name, dtype, engine):
     return model, X, Y
 
 
+def trainer(name, dtype, engine, num_iterations):
+    """An engine's trainer for a workload (the one ``Model.fit`` builds for
+    ``num_iterations``); ``NotImplementedError`` (asv: skipped) when the engine cannot run
+    here, such as engine="cuda" without a GPU."""
+    from deepjit.engines import get_engine
+    model, X, Y = workload(name, dtype, engine)
+    try:
+        module = get_engine(engine)
+    except RuntimeError as exc:
+        raise NotImplementedError(str(exc)) from None
+    return module.Trainer(model.parameters, X, Y, model.net, learning_rate(name),
+                          num_iterations=num_iterations)
+
+
 def learning_rate(name):
     return WORKLOADS[name][3]
 

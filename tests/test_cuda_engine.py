@@ -15,6 +15,7 @@ import pytest
 from conftest import assert_params_rel, assert_rel, numpy_descent, random_problem
 
 from deepjit import Model, TrainingDiverged, datasets
+from deepjit.compat import dnn_app_utils_v3, planar_utils
 from deepjit.engines import cuda as engine
 from deepjit.engines import cuda_streamed as streamed
 from deepjit.engines import reference
@@ -169,6 +170,32 @@ def test_divergence_stops_where_the_cpu_engine_stops():
             model.fit(X, Y, learning_rate=1e80, num_iterations=6, record_every=1)
         stopped.append(model.parameters)
     assert_params_rel(stopped[0], stopped[1], rtol=1e-10)
+
+
+@pytest.mark.usefixtures("global_random_state")
+def test_compat_functions_run_on_the_gpu(monkeypatch, capsys):
+    """The drop-in modules on engine="cuda", by argument and by $DEEPJIT_ENGINE: the same
+    parameters and printed costs as on the cpu engine."""
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((6, 5)), (rng.random((1, 5)) < 0.5).astype(float)
+    on_gpu, trainer = [], engine.Trainer
+    monkeypatch.setattr(engine, "Trainer", lambda *a, **k: on_gpu.append(1) or trainer(*a, **k))
+    runs = {}
+    for engine_name in ("cuda", "cpu"):
+        runs[engine_name] = dnn_app_utils_v3.L_layer_model(
+            X, Y, [6, 4, 3, 1], 0.1, num_iterations=4, engine=engine_name)
+        runs[engine_name + " printed"] = capsys.readouterr().out
+    monkeypatch.setenv("DEEPJIT_ENGINE", "cuda")
+    runs["env"] = planar_utils.nn_model(X, Y, 3, num_iterations=3)
+    monkeypatch.setenv("DEEPJIT_ENGINE", "cpu")
+    runs["env cpu"] = planar_utils.nn_model(X, Y, 3, num_iterations=3)
+    assert len(on_gpu) == 2
+    assert runs["cuda printed"].startswith("Cost after iteration 3: ")
+    assert float(runs["cuda printed"].split()[-1]) == pytest.approx(
+        float(runs["cpu printed"].split()[-1]), rel=1e-10)
+    assert_params_rel(runs["cuda"][0], runs["cpu"][0], rtol=1e-10)
+    assert_rel(runs["cuda"][1], runs["cpu"][1], rtol=1e-10)
+    assert_params_rel(runs["env"], runs["env cpu"], rtol=1e-10)
 
 
 @pytest.mark.skipif(not cuda_setup.ON_GPU, reason="a full cat run: real GPU only "
