@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import assert_params_rel, assert_rel, numpy_descent, random_problem
+from test_gradients import finite_differences, problem_away_from_kinks
 
 from deepjit import Model, TrainingDiverged, datasets
 from deepjit.compat import dnn_app_utils_v3, planar_utils
@@ -72,6 +73,22 @@ def test_training_matches_cpu_engine(dims, hidden, output, formulation):
     assert_rel(gpu.final_cost_, cpu.final_cost_, rtol=1e-10)
     assert_params_rel(gpu.parameters, cpu.parameters, rtol=1e-10)
     assert_rel(gpu.predict_proba(X), cpu.predict_proba(X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dims, hidden, output", [
+    ([4, 5, 3, 3], ["tanh", "leaky_relu"], "softmax"),
+    ([3, 4, 1], "relu", "sigmoid"),
+    ([3, 4, 2], "sigmoid", "linear")])
+def test_gradients_match_central_differences(dims, hidden, output, formulation):
+    """One step at learning rate 1 moves the parameters by minus the gradient, which
+    must match central finite differences of the numpy cost (test_gradients.py)."""
+    net, params, X, Y = problem_away_from_kinks(dims, hidden, output)
+    model = Model.from_parameters(params, hidden, output, engine="cuda", leaky_slope=0.1,
+                                  formulation=formulation)
+    model.fit(X, Y, learning_rate=1.0, num_iterations=1)
+    expected = finite_differences(params, X, Y, net)
+    for key, value in model.parameters.items():
+        assert_rel(params[key] - value, expected["d" + key], rtol=1e-6)
 
 
 @pytest.mark.parametrize("dims, hidden, output", ARCHITECTURES[:2])
