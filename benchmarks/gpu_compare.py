@@ -47,6 +47,10 @@ def parse_args():
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
     parser.add_argument("--formulation", default="auto",
                         help="the cuda engine's formulation (default: auto, as Model.fit)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a launch setting of deepjit.engines.cuda or cuda_streamed, "
+                             "e.g. BLOCK_THREADS=1024 (repeatable)")
+    parser.add_argument("--no-torch", action="store_true", help="time deepjit alone")
     return parser.parse_args()
 
 
@@ -138,7 +142,7 @@ def relative_difference(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
 
 
-def run_case(name, dims, m, target, tiny, iterations, repeats, formulation):
+def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_torch):
     from deepjit.initializers import initialize
     from deepjit.network import Network
     X, Y = data_for(name, dims, m, tiny)
@@ -146,7 +150,8 @@ def run_case(name, dims, m, target, tiny, iterations, repeats, formulation):
     params = initialize(dims, "scaled", 1, np.float32)
     ours, W1, trainer = median_ms_deepjit(params, X, Y, net, iterations, repeats,
                                           formulation)
-    theirs, W1_torch = median_ms_torch(params, X, Y, net.L, iterations, repeats)
+    theirs, W1_torch = (None, None) if no_torch else median_ms_torch(
+        params, X, Y, net.L, iterations, repeats)
     W1_cpu = cpu_after_one_iteration(params, X, Y, net)
     cells = [name, f"{dims[0]} x {X.shape[1]}", trainer, f"{ours:.4g}",
              "n/a" if theirs is None else f"{theirs:.4g}",
@@ -155,6 +160,18 @@ def run_case(name, dims, m, target, tiny, iterations, repeats, formulation):
              f"{relative_difference(W1, W1_cpu):.1e}",
              f"{relative_difference(W1_torch, W1_cpu):.1e}"]
     print(" | ".join(cells), flush=True)
+
+
+def apply_settings(settings):
+    """``NAME=VALUE`` onto the module of the cuda engine that has NAME (ints, or None)."""
+    from deepjit.engines import cuda, cuda_streamed
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        module = next((m for m in (cuda, cuda_streamed) if hasattr(m, name)), None)
+        if module is None:
+            sys.exit(f"--set: no launch setting named {name!r}")
+        setattr(module, name, None if value == "None" else int(value))
+        print(f"{module.__name__}.{name} = {value}")
 
 
 def main():
@@ -171,6 +188,7 @@ def main():
     if args.tiny:   # small blocks: the simulator runs every thread as a Python thread
         engine.THREADS_PER_BLOCK, engine.MAX_BLOCKS, engine.TILE = 8, 4, 4
         engine.BLOCK_THREADS = 8
+    apply_settings(args.set)
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)
     where = "CUDA simulator" if engine.SIMULATOR else "GPU"
@@ -179,7 +197,8 @@ def main():
           "torch W1 vs cpu")
     cases = TINY_CASES if args.tiny else CASES
     for name in args.cases:
-        run_case(name, *cases[name], args.tiny, iterations, repeats, args.formulation)
+        run_case(name, *cases[name], args.tiny, iterations, repeats, args.formulation,
+                 args.no_torch)
 
 
 if __name__ == "__main__":
