@@ -23,7 +23,7 @@ def check_simulator(engine):
 # Compiling kernels for a real GPU (sm_90) needs no GPU, only the CUDA toolkit's compiler
 # libraries (pip install 'deepjit[cuda]'); tests run it in a subprocess without the
 # simulator, and skip where the libraries are missing.
-COMPILE_PREAMBLE = """
+COMPILE_PREAMBLE = r'''
 import numpy as np
 from numba import cuda, from_dtype, types
 import numba.cuda.dispatcher as dispatcher
@@ -35,7 +35,36 @@ try:
 except Exception as exc:
     print("NO TOOLKIT", " ".join(str(exc).split())[:200])
     raise SystemExit
-"""
+
+
+def compile_kernel(kernel, signature):
+    """PTX for sm_90 with the kernel's own launch bounds; ``(ptx, registers per thread,
+    bytes spilled)``, the last two from ptxas (through nvJitLink) as a GPU would load
+    it."""
+    import re
+    from cuda.bindings import nvjitlink
+    bounds = kernel.targetoptions.get("launch_bounds")
+    ptx, _ = cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0), launch_bounds=bounds)
+    options = ["-arch=sm_90", "-verbose"]
+    linker = nvjitlink.create(len(options), options)
+    nvjitlink.add_data(linker, nvjitlink.InputType.PTX, ptx.encode(), len(ptx), "kernel")
+    nvjitlink.complete(linker)
+    log = bytearray(nvjitlink.get_info_log_size(linker))
+    nvjitlink.get_info_log(linker, log)
+    log = log.decode(errors="replace")
+    spilled = re.search(r"(\d+) bytes spill stores", log)
+    return (ptx, int(re.search(r"used (\d+) registers", log).group(1)),
+            int(spilled.group(1)) if spilled else 0)
+
+
+def check_launchable(kernel, signature, threads):
+    """Compiles ``kernel``; fails unless ``threads`` threads per block fit the register
+    file (65536 per SM on an H100), i.e. unless a launch of that size can succeed."""
+    ptx, registers, spilled = compile_kernel(kernel, signature)
+    per_thread = -(-registers // 8) * 8            # registers are allocated in eights
+    assert per_thread * threads <= 65536, (kernel, registers, threads)
+    return ptx, registers, spilled
+'''
 
 
 def compile_for_a_real_gpu(body):

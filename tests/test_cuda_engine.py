@@ -127,8 +127,8 @@ def test_example_space_first_steps_match_the_numpy_oracle():
 def test_example_rows_fill_the_block():
     assert engine.example_rows(20, 209, 512) == 10        # cat: 2 groups of 10 rows
     assert engine.example_rows(20, 209, 1024) == 5
-    assert engine.example_rows(20, 600, 512) == 20        # fewer threads than columns
-    assert engine.example_rows(100, 600, 512) == 25       # at most EXAMPLE_ROWS_MAX rows
+    assert engine.example_rows(20, 209, 256) == 10        # at most EXAMPLE_ROWS_MAX rows
+    assert engine.example_rows(100, 600, 512) == 15
     assert engine.example_rows(1, 2, 512) == 1
 
 

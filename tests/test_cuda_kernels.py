@@ -141,17 +141,19 @@ for dtype in (np.float64, np.float32):
     code = types.int64
     I, V64, M64 = types.Array(types.int64, 1, "C"), types.float64[::1], types.float64[:, ::1]
     block_signature = ((V, V) + (I,) * 5 + (f,) + (M64,) * 4
-                       + (M, V, M, V64, f, types.int64, types.boolean))
+                       + (M, V, M, M, M, M, V64, f, types.int64, types.boolean))
     for kernel, sig in [
             (k.bias_activation, (M, M, code, f)), (k.output_activation, (M, M, code, M)),
             (k.output_delta, (M, M, M, code, M)), (k.activation_backward, (M, M, code, f)),
             (k.column_losses, (M, M, code, M)), (k.update, (V, V, f)),
             (k.row_sums_kernel(256), (M, types.float64, V)),
             (k.row_sums_kernel(256), (M, types.float64, types.float64[::1])),
-            (k.matmul_kernel(16, f), (M, M, M, types.boolean, types.boolean, f)),
-            (k.block_kernel(512, 10, True), block_signature),
-            (k.block_kernel(512, 1, False), block_signature)]:
-        cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+            (k.matmul_kernel(16, f), (M, M, M, types.boolean, types.boolean, f))]:
+        check_launchable(kernel, sig, 256)
+    for threads, rows, example_space in [(256, 10, True), (512, 10, True), (1024, 5, True),
+                                         (256, 1, False), (1024, 1, False)]:
+        kernel = k.block_kernel(threads, rows, example_space)
+        check_launchable(kernel, block_signature, threads)
 print("COMPILED")
 """
 

@@ -133,7 +133,7 @@ for dtype in (np.float32, np.float64):
     V, M = types.Array(f, 1, "C"), types.Array(f, 2, "C")
     kernel, plan = s.streamed_kernel((30, 64, 32, 1), (3, 3, 1), 0.01, np.dtype(dtype),
                                      s.ROW_GROUPS, s.COLUMN_GROUPS, s.COLUMNS_PER_THREAD)
-    ptx, _ = cuda.compile_ptx(kernel.py_func, (V, M, M, P, types.boolean), cc=(9, 0))
+    ptx, _, _ = check_launchable(kernel, (V, M, M, P, types.boolean), plan.threads)
     if ".local" in ptx:
         print("LOCAL MEMORY in kernel 1,", np.dtype(dtype))
     descend = s.descend_kernel(s.REDUCE_ENTRIES, s.REDUCE_STRANDS)

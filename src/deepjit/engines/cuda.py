@@ -27,7 +27,7 @@ MAX_BLOCKS = 4096           # grid-stride loops cover the rest
 TILE = 16                   # tiled matmul: TILE x TILE threads, two TILE x TILE tiles
 USE_CUBLAS = True           # large products through CuPy's cuBLAS when it is there
 CUBLAS_MIN_WORK = 32 ** 3   # ... from this many multiply-adds (M * N * K) on
-BLOCK_THREADS = 512         # small networks in one block of this many threads (power of
+BLOCK_THREADS = 256         # small networks in one block of this many threads (power of
 BLOCK_MAX_WORK = 4_000_000  # two), up to this many multiply-adds per iteration (about
                             # 20 us on one H100 SM; an estimate, not yet measured)
 
@@ -48,7 +48,7 @@ from .cpu import Layout, example_space_W1, example_space_start
 from .cpu import choose_formulation as cpu_choose_formulation
 
 # numba.cuda is the CUDA simulator (NUMBA_ENABLE_CUDASIM=1 when it was first imported)
-SIMULATOR = _IMPORT_ERROR is None and cuda.is_available.__module__.endswith("simulator_init")
+SIMULATOR = _IMPORT_ERROR is None and kernels.SIMULATOR
 
 
 def require_gpu():
@@ -322,12 +322,16 @@ class BlockTrainer(_DeviceState):
         self.costs = cuda.device_array(2, np.float64)
         self.offsets = [cuda.to_device(a) for a in (lay.dims, lay.w_off, lay.b_off, a_off)]
         self.codes = cuda.to_device(net.codes)
+        n_out, L = dims[-1], net.L           # 2-D views of Z_L, A_L and b_L
+        self.output = (self.acts[acts.size - n_out * m:].reshape(n_out, m),
+                       self.acts[a_off[L]:a_off[L] + n_out * m].reshape(n_out, m),
+                       self.theta[lay.b_off[L]:lay.b_off[L] + n_out].reshape(n_out, 1))
 
     def run(self, n_steps, want_last_cost):
         kernel = kernels.block_kernel(self.threads, self.rows, self.example_space)
         kernel[1, self.threads](self.theta, self.grad, *self.offsets, self.codes, self.slope,
                                 self.P, self.G, self.S, self.dZ1, self.Y, self.acts,
-                                self.deltas, self.costs, self.lr, n_steps,
+                                *self.output, self.deltas, self.costs, self.lr, n_steps,
                                 bool(want_last_cost))
         first, last = self.costs.copy_to_host()
         return first, (last if want_last_cost else math.nan)

@@ -29,6 +29,16 @@ from numba import cuda, float64
 
 from ..activations import LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
 
+# numba.cuda is the CUDA simulator (NUMBA_ENABLE_CUDASIM=1 when it was first imported)
+SIMULATOR = cuda.is_available.__module__.endswith("simulator_init")
+
+
+def bounded_jit(threads):
+    """``cuda.jit`` for a kernel launched with at most ``threads`` threads per block: the
+    compiler keeps to the registers that many threads can share (spilling if it must),
+    so the launch cannot fail for lack of them.  (The simulator takes no bounds.)"""
+    return cuda.jit if SIMULATOR else cuda.jit(launch_bounds=threads)
+
 
 @cuda.jit(device=True)
 def _hidden(z, code, slope):
@@ -322,7 +332,7 @@ def _block_mean_loss(ZL, Y, code, partial):
     return result
 
 
-EXAMPLE_ROWS_MAX = 32   # the most rows of P one thread updates (held in registers)
+EXAMPLE_ROWS_MAX = 16   # the most rows of P one thread updates (held in registers)
 
 
 def _example_space_update(rows):
@@ -371,27 +381,26 @@ def block_kernel(threads, rows, example_space):
     (``cpu.train_steps_examples``): each thread updates ``rows`` rows of P
     (``_example_space_update``); otherwise it is a layer like the others, from X.
 
-    ``(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1, Y, acts,
-    deltas, costs, learning_rate, n_steps, want_last_cost)``: ``acts`` holds the
+    ``(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1, Y, acts, ZL,
+    AL, bL, deltas, costs, learning_rate, n_steps, want_last_cost)``: ``acts`` holds the
     activations at ``a_off[l]`` (``a_off[0]``: X, for the plain first layer) and ends
-    with Z_L; ``deltas : (2, widest * m)``.  ``P, G, S`` and ``dZ1`` (its rows padded
+    with Z_L; ``ZL``, ``AL`` and ``bL`` are 2-D views of Z_L, A_L (in ``acts``) and b_L
+    (in ``theta``); ``deltas : (2, widest * m)``.  ``P, G, S`` and ``dZ1`` (its rows padded
     with zeros to a multiple of ``rows``) are float64 and unused without
     ``example_space``.  ``costs[0]`` gets the first step's cost, ``costs[1]`` the
     last's if asked."""
 
     update_P = _example_space_update(rows)
 
-    @cuda.jit
+    @bounded_jit(threads)
     def block_steps(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1, Y,
-                    acts, deltas, costs, learning_rate, n_steps, want_last_cost):
+                    acts, ZL, AL, bL, deltas, costs, learning_rate, n_steps,
+                    want_last_cost):
         partial = cuda.shared.array(threads, float64)
         t = cuda.threadIdx.x
         L = dims.size - 1
         m, n1, n_out = Y.shape[1], dims[1], dims[L]
         z_off, a1, b1 = acts.size - n_out * m, a_off[1], b_off[1]
-        ZL = acts[z_off:].reshape((n_out, m))
-        AL = acts[a_off[L]:a_off[L] + n_out * m].reshape((n_out, m))
-        bL = theta[b_off[L]:b_off[L] + n_out].reshape((n_out, 1))
         step_size = float64(learning_rate) * (1.0 / m)
         for step in range(n_steps):
             # forward: layer 1 (from P = W1 X in example space), then the others
