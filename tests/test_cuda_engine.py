@@ -178,15 +178,18 @@ def test_trainer_state_methods(formulation):
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")   # the simulator's numpy
-def test_divergence_stops_where_the_cpu_engine_stops():
-    net, params, X, Y = random_problem(2, [2, 1], "relu", "linear", m=3)
+@pytest.mark.parametrize("dims", [[2, 1], [3, 2, 1]])
+def test_divergence_stops_where_the_cpu_engine_stops(dims, formulation):
+    net, params, X, Y = random_problem(2, dims, "relu", "linear", m=3)
     stopped = []
     for name in ("cuda", "cpu"):     # record_every=1: one-step chunks for both
-        model = Model.from_parameters(params, output="linear", engine=name)
+        model = Model.from_parameters(params, output="linear", engine=name,
+                                      formulation=formulation)
         with pytest.raises(TrainingDiverged):
             model.fit(X, Y, learning_rate=1e80, num_iterations=6, record_every=1)
-        stopped.append(model.parameters)
-    assert_params_rel(stopped[0], stopped[1], rtol=1e-10)
+        stopped.append((model.parameters, model.n_iter_))
+    assert stopped[0][1] == stopped[1][1] < 6
+    assert_params_rel(stopped[0][0], stopped[1][0], rtol=1e-10)
 
 
 @pytest.mark.usefixtures("global_random_state")
