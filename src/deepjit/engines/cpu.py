@@ -56,6 +56,16 @@ def bias_activation(Z, b, code, slope):
 
 
 @kernel
+def copy(src, dst):
+    """``dst[:, :] = src`` (casting to dst's dtype) as a loop: numba's slice assignment
+    checks shapes with an error message whose string formatting costs seconds of
+    compilation on a cold start."""
+    for i in range(dst.shape[0]):
+        for j in range(dst.shape[1]):
+            dst[i, j] = src[i, j]
+
+
+@kernel
 def _column_max(Z, j):
     """The largest entry of column ``j`` (the shift that keeps exp from overflowing)."""
     zmax = Z[0, j]
@@ -82,7 +92,7 @@ def output_activation(Z, code, A):
             for j in range(m):
                 A[i, j] = vecmath.sigmoid(Z[i, j])
     else:
-        A[:, :] = Z
+        copy(Z, A)
 
 
 @kernel
@@ -291,10 +301,10 @@ def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_
         b1 = _layer(theta, b_off[1], dims[1], 1)
         A1 = _layer(acts, a_off[1], dims[1], m)
         if L == 1:
-            ZL[:, :] = P
+            copy(P, ZL)
             _output_layer(ZL, b1, codes[0], A1)
         else:
-            A1[:, :] = P
+            copy(P, A1)
             bias_activation(A1, b1, codes[0], slope)
             forward_from(2, A1, theta, lay, codes, slope, acts, ZL)
         if step == 0:
@@ -303,7 +313,7 @@ def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_
             last = cost(ZL, Y, codes[-1])
         dZ1 = backward(theta, lay, codes, slope, A1, Y, acts, grad, buf1, buf2, False)
         _descend(theta[b_off[1]:], grad[b_off[1]:], learning_rate)   # W1 stays W1_0
-        dZ1_64[:, :] = dZ1                       # P, G, S are float64 (see the trainer)
+        copy(dZ1, dZ1_64)                        # P, G, S are float64 (see the trainer)
         np.dot(dZ1_64, G, work)
         for i in range(dims[1]):
             for j in range(m):
@@ -335,8 +345,8 @@ def train_steps_streamed(theta, lay, codes, slope, X, Y, learning_rate, n_steps,
                 mc = min(chunk, m - j0)
                 Xt = Xc[t, :n0 * mc].reshape((n0, mc))
                 Yt = Yc[t, :n_out * mc].reshape((n_out, mc))
-                Xt[:, :] = X[:, j0:j0 + mc]
-                Yt[:, :] = Y[:, j0:j0 + mc]
+                copy(X[:, j0:j0 + mc], Xt)
+                copy(Y[:, j0:j0 + mc], Yt)
                 ZLt = ZL[t, :n_out * mc].reshape((n_out, mc))
                 forward(theta, lay, codes, slope, Xt, acts[t], ZLt)
                 if want_cost:
@@ -347,7 +357,8 @@ def train_steps_streamed(theta, lay, codes, slope, X, Y, learning_rate, n_steps,
                 for k in range(theta.size):
                     grads[t, k] += weight * grad[k]
         for t in range(1, T):
-            grads[0, :] += grads[t, :]
+            for k in range(theta.size):
+                grads[0, k] += grads[t, k]
         if step == 0:
             first = losses.sum() / m
         if want_last_cost and step == n_steps - 1:
