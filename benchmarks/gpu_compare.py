@@ -55,19 +55,19 @@ def parse_args():
 
 
 def data_for(name, dims, m, tiny):
-    """``(X, Y)`` in float32: the real cat images when present, else synthetic."""
+    """``(X, Y, source)`` in float32: the real cat images when present, else synthetic."""
     if name == "cat" and not tiny:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import common
         try:
             X, Y = common.cat("float32")[:2]
-            return X, Y
+            return X, Y, "cat images"
         except NotImplementedError as exc:
             print(f"cat: {exc}; a synthetic 12288 x 209 stand-in is used")
     rng = np.random.RandomState(0)
     X = rng.rand(dims[0], m).astype(np.float32)
     Y = (rng.randn(1, dims[0]) @ X > 0.5 * dims[0] ** 0.5).astype(np.float32)
-    return np.ascontiguousarray(X), Y
+    return np.ascontiguousarray(X), Y, "synthetic"
 
 
 def median_ms(step, iterations, repeats):
@@ -145,7 +145,7 @@ def relative_difference(a, b):
 def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_torch):
     from deepjit.initializers import initialize
     from deepjit.network import Network
-    X, Y = data_for(name, dims, m, tiny)
+    X, Y, source = data_for(name, dims, m, tiny)
     net = Network.build(dims, "relu", "sigmoid")
     params = initialize(dims, "scaled", 1, np.float32)
     ours, W1, trainer = median_ms_deepjit(params, X, Y, net, iterations, repeats,
@@ -153,7 +153,7 @@ def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_t
     theirs, W1_torch = (None, None) if no_torch else median_ms_torch(
         params, X, Y, net.L, iterations, repeats)
     W1_cpu = cpu_after_one_iteration(params, X, Y, net)
-    cells = [name, f"{dims[0]} x {X.shape[1]}", trainer, f"{ours:.4g}",
+    cells = [name, f"{dims[0]} x {X.shape[1]} {source}", trainer, f"{ours:.4g}",
              "n/a" if theirs is None else f"{theirs:.4g}",
              "n/a" if theirs is None else f"{ours / theirs:.2f}",
              "-" if target is None else f"{target:g} ({'met' if ours <= target else 'MISSED'})",

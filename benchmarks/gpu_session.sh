@@ -1,29 +1,34 @@
 #!/usr/bin/env bash
-# Everything a GPU machine is needed for (each start of one costs minutes), in one command
-# or in two (each device call is limited to 10 minutes):
+# What a GPU machine is needed for, in three parts, each well inside one 10-minute call:
 #
-#   bash benchmarks/gpu_session.sh [tests|bench|sweep|all] [OUTDIR]   # from the repo root
+#   bash benchmarks/gpu_session.sh tests|bench|sweep [OUTDIR]     # from the repo root
 #
-# tests: the CUDA tests on the real device (DEEPJIT_TEST_GPU=1, the full float64 cat run
-#        against the cpu engine included);
+# tests: the CUDA tests on the real device (DEEPJIT_TEST_GPU=1; with the cat data, the full
+#        float64 cat run against the cpu engine, to 1e-10), at most 8 minutes;
 # bench: benchmarks/gpu_compare.py, deepjit's engine="cuda" against PyTorch CUDA (float32),
-#        then the cat and tall cases again with the plain formulation forced;
-# sweep: deepjit alone under other launch settings (the one-block and streamed kernels);
-# all (default): the three in turn.
+#        then the cat and tall cases with the plain formulation forced, at most 8 minutes;
+# sweep: deepjit alone under other launch settings of the one-block and streamed kernels,
+#        at most 8 minutes.
 # Logs go to OUTDIR (default $OUT, else /tmp/deepjit-gpu). The cat images are read from
-# $DEEPJIT_DATA when set, else from ../shared/data/catvnoncat. The package is used from
-# src/ (no install): the machine needs numpy, numba, numba-cuda, scipy, threadpoolctl and
-# h5py, and CuPy and PyTorch for cuBLAS and the comparison.
+# $DEEPJIT_DATA, else from out/catvnoncat in the repository (git-ignored: copy the two .h5
+# files there to take them to a machine that gets the repository alone), else from
+# ../shared/data/catvnoncat. The package is used from src/ (no install): the machine needs
+# numpy, numba, numba-cuda, scipy, threadpoolctl and h5py, and CuPy and PyTorch.
 set -uo pipefail
-phase=${1:-all}
+phase=${1:?"which part: tests, bench or sweep"}
 out=${2:-${OUT:-/tmp/deepjit-gpu}}
 mkdir -p "$out"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS=0       # one-block launches are meant
+if [[ -z ${DEEPJIT_DATA:-} && -f out/catvnoncat/train_catvnoncat.h5 ]]; then
+    export DEEPJIT_DATA=$PWD/out/catvnoncat
+fi
 compare=(python3 benchmarks/gpu_compare.py)
 
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv \
-    2>&1 | tee -a "$out/device.txt"
-python3 - <<'PY' 2>&1 | tee -a "$out/device.txt"
+{
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+    echo "cat data: ${DEEPJIT_DATA:-../shared/data/catvnoncat}"
+    python3 - <<'PY'
 import importlib
 for name in ("numpy", "numba", "numba_cuda", "cupy", "torch", "h5py"):
     try:
@@ -32,22 +37,27 @@ for name in ("numpy", "numba", "numba_cuda", "cupy", "torch", "h5py"):
     except Exception as exc:
         print(name, "MISSING", type(exc).__name__, exc)
 PY
+} 2>&1 | tee -a "$out/device.txt"
 
-if [[ $phase == tests || $phase == all ]]; then
+case $phase in
+tests)
     DEEPJIT_TEST_GPU=1 timeout 480 python3 -m pytest -q -rs -p no:cacheprovider \
-        tests/test_cuda_*.py 2>&1 | tee "$out/gpu_tests.txt"
-fi
-if [[ $phase == bench || $phase == all ]]; then
+        tests/test_cuda_*.py 2>&1 | tee "$out/gpu_tests.txt" ;;
+bench)
     timeout 300 "${compare[@]}" 2>&1 | tee "$out/gpu_compare.txt"
-    timeout 200 "${compare[@]}" --cases cat tall --formulation dense --repeats 3 2>&1 \
-        | tee "$out/gpu_compare_dense.txt"
-fi
-if [[ $phase == sweep || $phase == all ]]; then
-    for threads in 256 1024; do
-        timeout 120 "${compare[@]}" --cases cat --no-torch --repeats 3 --set BLOCK_THREADS=$threads
+    timeout 180 "${compare[@]}" --cases cat tall --formulation dense --repeats 3 2>&1 \
+        | tee "$out/gpu_compare_dense.txt" ;;
+sweep)
+    for threads in 512 1024; do
+        timeout 100 "${compare[@]}" --cases cat --no-torch --repeats 3 \
+            --set BLOCK_THREADS=$threads
     done 2>&1 | tee "$out/gpu_sweep.txt"
     for columns in 4 7; do
-        timeout 120 "${compare[@]}" --cases tall --no-torch --repeats 3 \
+        timeout 100 "${compare[@]}" --cases tall --no-torch --repeats 3 \
             --set COLUMNS_PER_THREAD=$columns
     done 2>&1 | tee -a "$out/gpu_sweep.txt"
-fi
+    timeout 100 "${compare[@]}" --cases tall --no-torch --repeats 3 --set COLUMN_GROUPS=16 \
+        2>&1 | tee -a "$out/gpu_sweep.txt" ;;
+*)
+    echo "unknown part $phase: expected tests, bench or sweep" >&2; exit 2 ;;
+esac

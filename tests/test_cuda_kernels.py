@@ -88,6 +88,24 @@ def test_output_activation_and_delta_match_cpu(name, n, m):
     assert_rel(dD.copy_to_host(), expected_A - Y)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(HIDDEN_CODES))
+def test_non_finite_and_zero_values_as_on_the_cpu(name, dtype):
+    """NaN, +-inf and +-0 through the activations and their derivatives: the same values
+    as the cpu kernels (NaN where they give NaN)."""
+    values = np.array([[np.nan, np.inf, -np.inf, 0.0, -0.0, 3.0, -2.0]], dtype)
+    b = np.zeros((1, 1), dtype)
+    dZ, db, dA, dG = on_device(values, b, np.ones_like(values), values)
+    engine.bias_activation(dZ, db, HIDDEN_CODES[name], SLOPE)
+    engine.activation_backward(dA, dG, HIDDEN_CODES[name], SLOPE)
+    expected = values.copy()
+    cpu.bias_activation(expected, b, HIDDEN_CODES[name], dtype(SLOPE))
+    expected_d = cpu.activation_backward(np.ones_like(values), values, HIDDEN_CODES[name],
+                                         dtype(SLOPE))
+    np.testing.assert_array_equal(dZ.copy_to_host(), expected)
+    np.testing.assert_array_equal(dA.copy_to_host(), expected_d)
+
+
 @pytest.mark.parametrize("name", sorted(HIDDEN_CODES))
 def test_activation_backward_matches_cpu(name):
     rng = np.random.default_rng(4)

@@ -42,13 +42,16 @@ def bounded_jit(threads):
 
 @cuda.jit(device=True)
 def _hidden(z, code, slope):
-    """``g(z)`` for a hidden code (as ``cpu.bias_activation``)."""
+    """``g(z)`` for a hidden code (as ``cpu.bias_activation``).  ``slope`` has the
+    dtype's precision: ``slope ** 0`` is a 1 of that precision, where a float literal
+    would make float32 arithmetic float64."""
+    one = slope ** 0
     if code == RELU:
-        return z if z > 0 else 0.0 * z
+        return one - one if z <= 0 else z          # NaN passes, as on the cpu
     if code == LEAKY_RELU:
-        return z if z > 0 else slope * z
+        return slope * z if z <= 0 else z
     if code == SIGMOID:
-        return 1.0 / (1.0 + math.exp(-z))
+        return one / (one + math.exp(-z))
     if code == TANH:
         return math.tanh(z)
     return z
@@ -56,15 +59,17 @@ def _hidden(z, code, slope):
 
 @cuda.jit(device=True)
 def _hidden_derivative(da, a, code, slope):
-    """``da * g'(z)`` from ``a = g(z)`` (as ``cpu.activation_backward``)."""
+    """``da * g'(z)`` from ``a = g(z)`` (as ``cpu.activation_backward``; ``one`` as in
+    ``_hidden``)."""
+    one = slope ** 0
     if code == RELU:
-        return da if a > 0 else 0.0 * da
+        return da if a > 0 else one - one
     if code == LEAKY_RELU:
         return da if a > 0 else slope * da
     if code == SIGMOID:
-        return da * (a * (1.0 - a))
+        return da * (a * (one - a))
     if code == TANH:
-        return da * (1.0 - a * a)
+        return da * (one - a * a)
     return da
 
 

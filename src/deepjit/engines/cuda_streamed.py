@@ -528,7 +528,7 @@ def _resident_blocks(kernel, threads, theta, X, Y):
         return 1
     partials = types.Array(types.float64, 2, "C")
     compiled = kernel.compile((typeof(theta), typeof(X), typeof(Y), partials, types.boolean))
-    return compiled.max_cooperative_grid_blocks(threads)
+    return max(1, compiled.max_cooperative_grid_blocks(threads))
 
 
 class StreamedTrainer(_host._DeviceState):
