@@ -9,9 +9,16 @@ X, Y, the flat parameter buffer ``theta`` (``cpu.Layout``), the gradients and ev
 activation stay on the device for the whole fit; only the costs of the first and last
 iteration of a ``run`` come back (one small copy per call, i.e. per recorded cost).
 
-Matrix products go to cuBLAS through CuPy (zero copy, via ``__cuda_array_interface__``)
-when CuPy is importable and a real GPU is used; otherwise (the CUDA simulator, or no
-CuPy) to the tiled shared-memory kernel ``cuda_kernels.matmul_kernel``.
+``Trainer`` picks one of three trainers by formulation (``choose_formulation``):
+
+- ``BlockTrainer``: a small network in one thread block that runs whole iterations
+  (``cuda_kernels.block_kernel``), the first layer optionally in example space;
+- ``cuda_streamed.StreamedTrainer``: one fused kernel per iteration for narrow networks
+  on many examples;
+- ``DenseTrainer``: a host loop over matrix products and elementwise kernels.  Its
+  products go to cuBLAS through CuPy (zero copy, via ``__cuda_array_interface__``) when
+  CuPy is importable and a real GPU is used; otherwise (the CUDA simulator, or no CuPy)
+  to the tiled shared-memory kernel ``cuda_kernels.matmul_kernel``.
 
 The launch settings below are read by the driver at every launch and passed to the
 kernels (never read inside a kernel), so a test can patch them, e.g. a tiny
@@ -47,8 +54,7 @@ except ImportError as exc:      # numba-cuda or the CUDA Python bindings missing
 from .cpu import Layout, example_space_W1, example_space_start
 from .cpu import choose_formulation as cpu_choose_formulation
 
-# numba.cuda is the CUDA simulator (NUMBA_ENABLE_CUDASIM=1 when it was first imported)
-SIMULATOR = _IMPORT_ERROR is None and kernels.SIMULATOR
+SIMULATOR = _IMPORT_ERROR is None and kernels.SIMULATOR     # NUMBA_ENABLE_CUDASIM=1
 
 
 def require_gpu():
