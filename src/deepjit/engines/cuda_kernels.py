@@ -170,6 +170,25 @@ def update(theta, grad, learning_rate):
         theta[k] = theta[k] - learning_rate * grad[k]
 
 
+@cuda.jit(device=True)
+def _block_sum(partial, value):
+    """The sum of every thread's ``value``, returned to all threads of the block: a tree
+    in ``partial`` (float64, one slot per thread; the block size a power of two), in a
+    fixed order."""
+    t = cuda.threadIdx.x
+    partial[t] = value
+    cuda.syncthreads()
+    step = cuda.blockDim.x // 2
+    while step > 0:
+        if t < step:
+            partial[t] += partial[t + step]
+        cuda.syncthreads()
+        step //= 2
+    total = partial[0]
+    cuda.syncthreads()            # all have read it before partial is written again
+    return total
+
+
 @functools.lru_cache(maxsize=None)
 def row_sums_kernel(threads):
     """A kernel ``(M, scale, out)``: ``out[i] = scale * sum_j M[i, j]``, one block of
@@ -183,17 +202,9 @@ def row_sums_kernel(threads):
             total = 0.0
             for j in range(t, M.shape[1], threads):
                 total += M[i, j]
-            partial[t] = total
-            cuda.syncthreads()
-            step = threads // 2
-            while step > 0:
-                if t < step:
-                    partial[t] += partial[t + step]
-                cuda.syncthreads()
-                step //= 2
+            total = _block_sum(partial, total)
             if t == 0:
-                out[i] = scale * partial[0]
-            cuda.syncthreads()
+                out[i] = scale * total
 
     return row_sums
 
@@ -318,23 +329,12 @@ def _delta_back(theta, w, n, n_prev, dZ, acts, a_prev, dZ_prev, m, code, slope):
 
 @cuda.jit(device=True)
 def _block_mean_loss(ZL, Y, code, partial):
-    """The mean loss over the columns (as ``cpu.cost``), a tree reduction over the block
-    in ``partial`` (float64, one slot per thread; the block size a power of two)."""
-    t, threads = cuda.threadIdx.x, cuda.blockDim.x
+    """The mean loss over the columns (as ``cpu.cost``), summed over the block in
+    ``partial`` (``_block_sum``)."""
     total = 0.0
-    for j in range(t, ZL.shape[1], threads):
+    for j in range(cuda.threadIdx.x, ZL.shape[1], cuda.blockDim.x):
         total += _column_loss(ZL, Y, code, j)
-    partial[t] = total
-    cuda.syncthreads()
-    step = threads // 2
-    while step > 0:
-        if t < step:
-            partial[t] += partial[t + step]
-        cuda.syncthreads()
-        step //= 2
-    result = partial[0] / ZL.shape[1]
-    cuda.syncthreads()
-    return result
+    return _block_sum(partial, total) / ZL.shape[1]
 
 
 EXAMPLE_ROWS_MAX = 16   # the most rows of P one thread updates (held in registers)
