@@ -16,6 +16,7 @@ from conftest import CAT_DIR, require_cat_data
 
 from deepjit import Model
 from deepjit.cli import load_data, main
+from deepjit.engines import cpu
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -101,6 +102,25 @@ def test_train_npz_writes_model_cost_and_boundary_then_predicts(tmp_path, capsys
     assert [int(r["prediction"]) for r in rows] == model.predict(X)[0].tolist()
     np.testing.assert_allclose([float(r["probability"]) for r in rows],
                                model.predict_proba(X)[0], rtol=1e-15)
+
+
+def test_train_with_a_formulation_and_threads_as_asked(tmp_path, capsys, monkeypatch):
+    X, Y = two_blobs()
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    argv = ["train", "--data", str(tmp_path / "d.npz"), "--layers", "3",
+            "--iterations", "50", "--out", str(tmp_path / "m.npz")]
+    asked, trainer = [], cpu.Trainer
+    monkeypatch.setattr(cpu, "Trainer", lambda *a, **k: asked.append(
+        (k["formulation"], k["num_threads"])) or trainer(*a, **k))
+    weights = []
+    for options in (["--formulation", "streamed", "--threads", "1"], ["--formulation", "dense"]):
+        assert main(argv + options) == 0
+        weights.append(Model.load(tmp_path / "m.npz").parameters["W1"])
+    assert asked == [("streamed", 1), ("dense", None)]
+    np.testing.assert_allclose(weights[0], weights[1], rtol=1e-12)
+    with pytest.raises(SystemExit):
+        main(argv + ["--formulation", "sparse"])
+    assert "invalid choice: 'sparse'" in capsys.readouterr().err
 
 
 def test_train_softmax_from_csv_and_predict_without_labels(tmp_path, capsys):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .engines import FORMULATIONS
 
 DATA_HELP = ("data file: .h5 (course images), .npz (X of shape (n_x, m), one example per "
              "column as in the course, and Y of shape (1, m) or (m,)) or .csv (header row, "
@@ -102,7 +103,8 @@ def train(args):
     X, Y, _ = load_data(args.data, args.label_column)
     n_out = _output_units(Y, args.output)
     model = Model([X.shape[0], *args.layers, n_out], args.activation, args.output,
-                  init=args.init, seed=args.seed, dtype=args.dtype, engine=args.engine)
+                  init=args.init, seed=args.seed, dtype=args.dtype, engine=args.engine,
+                  formulation=args.formulation, num_threads=args.threads)
     print(f"Training layers {model.layer_dims}, {args.activation}/{args.output}, "
           f"{X.shape[1]} examples, engine {args.engine}")
     started = time.perf_counter()
@@ -300,6 +302,10 @@ def _add_train(commands):
                    help="record the cost every N iterations (default 100)")
     p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     p.add_argument("--engine", default="cpu", choices=["cpu", "numpy", "cuda"])
+    p.add_argument("--formulation", default="auto", choices=list(FORMULATIONS),
+                   help="how the cpu and cuda engines compute (default auto: the cheapest)")
+    p.add_argument("--threads", type=_positive(int), help="cpu engine threads (default: "
+                   "all cores)")
     p.add_argument("--out", default="model.npz", help="model file to write (default "
                    "model.npz)")
     p.add_argument("--plot", help="write the cost curve to this PNG; for 2-D inputs also "
