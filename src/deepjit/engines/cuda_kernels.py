@@ -250,7 +250,7 @@ def matmul_kernel(tile, dtype):
     return matmul
 
 
-# -- the example-space formulation in one block ------------------------------------------
+# -- small networks in one block (plain, or the first layer in example space) -------------
 # Flat buffers as in ``engines/cpu.py``: ``theta``/``grad`` in ``cpu.Layout`` order (layer
 # l's W at ``w_off[l]``, row-major, its b at ``b_off[l]``) and the activations ``acts``
 # (layer l's (n_l, m) at ``a_off[l]``); ``deltas`` is two (widest, m) buffers used in
