@@ -164,10 +164,10 @@ def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_t
 
 def apply_settings(settings):
     """``NAME=VALUE`` onto the module of the cuda engine that has NAME (ints, or None)."""
-    from deepjit.engines import cuda, cuda_streamed
+    from deepjit.engines import cuda, cuda_examples, cuda_streamed
     for setting in settings:
         name, _, value = setting.partition("=")
-        module = next((m for m in (cuda, cuda_streamed) if hasattr(m, name)), None)
+        module = next((m for m in (cuda, cuda_examples, cuda_streamed) if hasattr(m, name)), None)
         if module is None:
             sys.exit(f"--set: no launch setting named {name!r}")
         setattr(module, name, None if value == "None" else int(value))

@@ -7,7 +7,7 @@
 #        float64 cat run against the cpu engine, to 1e-10), at most 8 minutes;
 # bench: benchmarks/gpu_compare.py, deepjit's engine="cuda" against PyTorch CUDA (float32),
 #        then the cat and tall cases with the plain formulation forced, at most 8 minutes;
-# sweep: deepjit alone under other launch settings of the one-block and streamed kernels,
+# sweep: deepjit alone under other launch settings of the example-space and streamed kernels,
 #        at most 8 minutes.
 # Logs go to OUTDIR (default $OUT, else /tmp/deepjit-gpu). The cat images are read from
 # $DEEPJIT_DATA, else from out/catvnoncat in the repository (git-ignored: copy the two .h5
@@ -48,9 +48,9 @@ bench)
     timeout 180 "${compare[@]}" --cases cat tall --formulation dense --repeats 3 2>&1 \
         | tee "$out/gpu_compare_dense.txt" ;;
 sweep)
-    for threads in 512 1024; do
+    for threads in 64 256; do
         timeout 100 "${compare[@]}" --cases cat --no-torch --repeats 3 \
-            --set BLOCK_THREADS=$threads
+            --set THREADS=$threads
     done 2>&1 | tee "$out/gpu_sweep.txt"
     for columns in 4 7; do
         timeout 100 "${compare[@]}" --cases tall --no-torch --repeats 3 \

@@ -52,12 +52,19 @@ def compile_kernel(kernel, signature):
     options = ["-arch=sm_90", "-verbose"]
     linker = nvjitlink.create(len(options), options)
     nvjitlink.add_data(linker, nvjitlink.InputType.PTX, ptx.encode(), len(ptx), "kernel")
+    if "cudaCG" in ptx:           # a grid-wide barrier: the device runtime's library
+        from numba.cuda.cudadrv.libs import get_cudalib
+        nvjitlink.add_file(linker, nvjitlink.InputType.LIBRARY,
+                           get_cudalib("cudadevrt", static=True))
     nvjitlink.complete(linker)
     log = bytearray(nvjitlink.get_info_log_size(linker))
     nvjitlink.get_info_log(linker, log)
     log = log.decode(errors="replace")
-    spilled = re.search(r"(\d+) bytes spill stores", log)
-    return (ptx, int(re.search(r"used (\d+) registers", log).group(1)),
+    # ptxas reports each function (the device runtime's too, where linked): the kernel's
+    kernel_log = next(part for part in log.split("Function properties for")
+                      if kernel.py_func.__name__ in part.split("\n", 1)[0])
+    spilled = re.search(r"(\d+) bytes spill stores", kernel_log)
+    return (ptx, int(re.search(r"[Uu]sed (\d+) registers", kernel_log).group(1)),
             int(spilled.group(1)) if spilled else 0)
 
 

@@ -18,6 +18,7 @@ from test_gradients import finite_differences, problem_away_from_kinks
 from deepjit import Model, TrainingDiverged, datasets
 from deepjit.compat import dnn_app_utils_v3, planar_utils
 from deepjit.engines import cuda as engine
+from deepjit.engines import cuda_examples as examples
 from deepjit.engines import cuda_streamed as streamed
 from deepjit.engines import reference
 
@@ -37,6 +38,8 @@ def small_launches(monkeypatch):
     monkeypatch.setattr(engine, "MAX_BLOCKS", 4)
     monkeypatch.setattr(engine, "TILE", 4)
     monkeypatch.setattr(engine, "BLOCK_THREADS", 8)
+    monkeypatch.setattr(examples, "THREADS", 8)
+    monkeypatch.setattr(examples, "ROWS_MAX", 2)        # rows of P in groups of 2
     for name, value in [("ROW_GROUPS", 2), ("COLUMN_GROUPS", 2), ("COLUMNS_PER_THREAD", 2),
                         ("BLOCKS", 3), ("REDUCE_ENTRIES", 4), ("REDUCE_STRANDS", 2)]:
         monkeypatch.setattr(streamed, name, value)
@@ -44,7 +47,7 @@ def small_launches(monkeypatch):
 
 # the cuda trainers: (Model formulation, BLOCK_MAX_WORK); 0 sends "dense" to the host loop
 TRAINERS = {"host loop": ("dense", 0), "dense block": ("dense", None),
-            "example-space block": ("examples", None), "streamed": ("streamed", None)}
+            "example space": ("examples", None), "streamed": ("streamed", None)}
 
 
 @pytest.fixture(params=sorted(TRAINERS))
@@ -105,31 +108,37 @@ def test_gradients_match_the_numpy_oracle(dims, hidden, output):
 
 @pytest.mark.parametrize("m", [3, 1, 20])
 def test_example_space_kernel_matches_cpu_over_many_steps(m):
-    """Wide data (m < n_0) as in the cat workload; m = 3 with 8 threads splits the 5 rows
-    of P into 2 groups of 3 (one padded row); m = 20 makes threads loop over columns."""
+    """Wide data (m < n_0) as in the cat workload; ROWS_MAX = 2 takes the 5 rows of P
+    and of the gradient tasks in groups of 2 (the last one short); m = 20 with 8 threads
+    makes the threads loop over the columns."""
     (gpu, cpu), X = fitted_pair([12, 5, 3, 2], ["relu", "leaky_relu"], "softmax", m=m,
                                 iterations=25, formulation="examples")
-    assert engine.example_rows(5, 3, 8) == 3
     assert len(gpu.costs_) == len(cpu.costs_) == 13
     assert_rel(gpu.costs_, cpu.costs_, rtol=1e-10)
     assert_params_rel(gpu.parameters, cpu.parameters, rtol=1e-10)
 
 
-def test_example_space_first_steps_match_the_numpy_oracle():
+@pytest.mark.parametrize("n_steps", [1, 3])
+def test_example_space_first_steps_match_the_numpy_oracle(n_steps):
     net, params, X, Y = random_problem(4, [10, 4, 3, 1], "tanh", "sigmoid", m=6)
-    trainer = engine.BlockTrainer(params, X, Y, net, 0.2, example_space=True)
-    first, last = trainer.run(3, True)
-    expected, costs = numpy_descent(params, X, Y, net, 0.2, 3)
-    assert_rel([first, last], [costs[0], costs[2]])
+    trainer = examples.ExamplesTrainer(params, X, Y, net, 0.2)
+    first, last = trainer.run(n_steps, True)
+    expected, costs = numpy_descent(params, X, Y, net, 0.2, n_steps)
+    assert_rel([first, last], [costs[0], costs[-1]])
     assert_params_rel(trainer.parameters(), expected)
 
 
-def test_example_rows_fill_the_block():
-    assert engine.example_rows(20, 209, 512) == 10        # cat: 2 groups of 10 rows
-    assert engine.example_rows(20, 209, 1024) == 5
-    assert engine.example_rows(20, 209, 256) == 10        # at most EXAMPLE_ROWS_MAX rows
-    assert engine.example_rows(100, 600, 512) == 15
-    assert engine.example_rows(1, 2, 512) == 1
+def test_gradient_tasks_cover_every_trained_parameter_once():
+    """Each entry of theta from b1 on (W1 is carried by P) is the output of exactly one
+    task, and each task sums rows of the work buffer against one row of it."""
+    dims, m = [12, 5, 3, 2], 7
+    layout, d_off, ones_off, size = examples.work_offsets(dims, m)
+    tasks = examples.gradient_tasks(dims, m, layout, d_off, ones_off)
+    outputs = np.concatenate([np.arange(out0, out0 + n) for _, n, _, out0 in tasks])
+    assert sorted(outputs) == list(range(layout.b_off[1], layout.size))
+    assert len(tasks) == 3 + 2 + 3                 # rows of W2, W3; b1, b2, b3
+    assert all(a0 + n * m <= size and b0 + m <= size for a0, n, b0, _ in tasks)
+    assert ones_off + m == size and d_off[3] + 2 * m == ones_off
 
 
 def test_auto_formulation_on_the_gpu(monkeypatch):
@@ -139,9 +148,9 @@ def test_auto_formulation_on_the_gpu(monkeypatch):
     assert engine.choose_formulation([784, 512, 256, 1], 200_000, 100) == "dense"
     assert engine.choose_formulation([30, 64, 32, 1], 1_000_000, 100) == "streamed"
     assert engine.choose_formulation([2, 4, 1], 400, 100) == "dense"     # one block
-    assert engine.choose_formulation([12288, 20, 1], 4000, 2500) == "dense"   # too many m
-    assert engine.block_work([12288, 20, 7, 5, 1], 209, True) == 20 * 209 ** 2 + 3 * 209 * 180
-    assert engine.block_work([2, 4, 1], 400, False) == 3 * 400 * 12
+    assert engine.choose_formulation([12288, 20, 1], 4000, 2500) == "examples"
+    assert engine.choose_formulation([30000, 20, 1], 10000, 2500) == "dense"  # G too big
+    assert engine.block_work([2, 4, 1], 400) == 3 * 400 * 12
 
 
 def test_dense_formulation_runs_in_one_block_only_when_small():

@@ -152,14 +152,15 @@ def test_update_matches_numpy():
 # Compiles every kernel for a real GPU (sm_90, float64 and float32) without one: needs
 # the CUDA toolkit's compiler libraries (pip install 'deepjit[cuda]'), else skipped.
 COMPILE_FOR_REAL_GPU = """
+from deepjit.engines import cuda_examples as examples
 from deepjit.engines import cuda_kernels as k
 for dtype in (np.float64, np.float32):
     f = from_dtype(np.dtype(dtype))
     M, V = types.Array(f, 2, "C"), types.Array(f, 1, "C")
     code = types.int64
     I, V64, M64 = types.Array(types.int64, 1, "C"), types.float64[::1], types.float64[:, ::1]
-    block_signature = ((V, V) + (I,) * 5 + (f,) + (M64,) * 4
-                       + (M, V, M, M, M, M, V64, f, types.int64, types.boolean))
+    block_signature = ((V, V) + (I,) * 5 + (f, M, V, M, M, M, M, V64, f, types.int64,
+                                            types.boolean))
     for kernel, sig in [
             (k.bias_activation, (M, M, code, f)), (k.output_activation, (M, M, code, M)),
             (k.output_delta, (M, M, M, code, M)), (k.activation_backward, (M, M, code, f)),
@@ -168,10 +169,14 @@ for dtype in (np.float64, np.float32):
             (k.row_sums_kernel(256), (M, types.float64, types.float64[::1])),
             (k.matmul_kernel(16, f), (M, M, M, types.boolean, types.boolean, f))]:
         check_launchable(kernel, sig, 256)
-    for threads, rows, example_space in [(256, 10, True), (512, 10, True), (1024, 5, True),
-                                         (256, 1, False), (1024, 1, False)]:
-        kernel = k.block_kernel(threads, rows, example_space)
-        check_launchable(kernel, block_signature, threads)
+    for threads in (256, 1024):
+        check_launchable(k.block_kernel(threads), block_signature, threads)
+    examples_signature = ((V, V) + (I,) * 6 + (f, M64, V64, M64, M, V, M, M, M,
+                          types.int64[:, ::1], V64, V64, f, types.int64, types.int64,
+                          types.boolean))
+    for threads, rows in [(128, 20), (128, 32), (256, 20), (64, 1)]:
+        check_launchable(examples.examples_kernel(threads, rows), examples_signature,
+                         threads)
 print("COMPILED")
 """
 

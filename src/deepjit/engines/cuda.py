@@ -9,10 +9,12 @@ X, Y, the flat parameter buffer ``theta`` (``cpu.Layout``), the gradients and ev
 activation stay on the device for the whole fit; only the costs of the first and last
 iteration of a ``run`` come back (one small copy per call, i.e. per recorded cost).
 
-``Trainer`` picks one of three trainers by formulation (``choose_formulation``):
+``Trainer`` picks one of four trainers by formulation (``choose_formulation``):
 
+- ``cuda_examples.ExamplesTrainer``: the first layer in example space, whole
+  iterations in one cooperative launch over the GPU (the cat workload);
 - ``BlockTrainer``: a small network in one thread block that runs whole iterations
-  (``cuda_kernels.block_kernel``), the first layer optionally in example space;
+  (``cuda_kernels.block_kernel``);
 - ``cuda_streamed.StreamedTrainer``: one fused kernel per iteration for narrow networks
   on many examples;
 - ``DenseTrainer``: a host loop over matrix products and elementwise kernels.  Its
@@ -35,8 +37,9 @@ TILE = 16                   # tiled matmul: TILE x TILE threads, two TILE x TILE
 USE_CUBLAS = True           # large products through CuPy's cuBLAS when it is there
 CUBLAS_MIN_WORK = 32 ** 3   # ... from this many multiply-adds (M * N * K) on
 BLOCK_THREADS = 256         # small networks in one block of this many threads (power of
-BLOCK_MAX_WORK = 4_000_000  # two), up to this many multiply-adds per iteration (about
-                            # 20 us on one H100 SM; an estimate, not yet measured)
+BLOCK_MAX_WORK = 4_000_000  # two), up to this many multiply-adds per iteration
+EXAMPLES_MAX_M = 8192       # the example-space formulation up to this many examples
+                            # (G = X^T X in float64: 512 MiB)
 
 if not hasattr(np, "row_stack"):
     # numba-cuda <= 0.30.4 registers an overload for np.row_stack, which numpy 2.5
@@ -51,7 +54,7 @@ try:
 except ImportError as exc:      # numba-cuda or the CUDA Python bindings missing
     _IMPORT_ERROR = exc
 
-from .cpu import Layout, example_space_W1, example_space_start
+from .cpu import Layout
 from .cpu import choose_formulation as cpu_choose_formulation
 
 SIMULATOR = _IMPORT_ERROR is None and kernels.SIMULATOR     # NUMBA_ENABLE_CUDASIM=1
@@ -297,32 +300,17 @@ class DenseTrainer(_DeviceState):
 class BlockTrainer(_DeviceState):
     """Whole iterations of a small network in one block (``cuda_kernels.block_kernel``),
     so a chunk of iterations is one launch: for networks and data so small that a
-    launch per layer and step would cost more than the arithmetic.  With
-    ``example_space`` the first layer is carried in example space as in
-    ``cpu.ExampleSpaceTrainer`` (``P = W1 X``, ``G = X^T X``, ``S = sum dZ1``; float64):
-    the cat workload."""
+    launch per layer and step would cost more than the arithmetic."""
 
-    def __init__(self, parameters, X, Y, net, learning_rate, example_space=True):
+    def __init__(self, parameters, X, Y, net, learning_rate):
         X, m, dtype, dims = np.ascontiguousarray(X), X.shape[1], X.dtype, net.layer_dims
         self.layout = lay = Layout(dims, m)
         theta = lay.pack(parameters, dtype)
-        self.X, self.example_space = X, example_space
         self.lr, self.slope = dtype.type(learning_rate), dtype.type(net.slope)
-        self.threads = BLOCK_THREADS
-        if example_space:
-            self.W1_0 = lay.view(theta, 1, "W").copy()
-            G, P = example_space_start(self.W1_0, X)
-            self.rows = example_rows(dims[1], m, self.threads)
-            S, dZ1 = np.zeros_like(P), np.zeros((-(-dims[1] // self.rows) * self.rows, m))
-            inputs = np.empty(0, dtype)
-        else:                             # the plain first layer reads X from acts
-            self.rows, inputs = 1, X.ravel()
-            G = P = S = dZ1 = np.zeros((1, 1))
-        a_off = lay.a_off + inputs.size
+        a_off = lay.a_off + X.size          # X first, then the activations, then Z_L
         a_off[0] = 0
-        acts = np.concatenate([inputs, np.zeros(lay.act_size + dims[-1] * m, dtype)])
+        acts = np.concatenate([X.ravel(), np.zeros(lay.act_size + dims[-1] * m, dtype)])
         self.theta, self.grad = cuda.to_device(theta), cuda.to_device(np.zeros_like(theta))
-        self.P, self.G, self.S, self.dZ1 = (cuda.to_device(a) for a in (P, G, S, dZ1))
         self.Y, self.acts = cuda.to_device(np.ascontiguousarray(Y)), cuda.to_device(acts)
         self.deltas = cuda.device_array((2, max(dims[1:]) * m), dtype)
         self.costs = cuda.device_array(2, np.float64)
@@ -334,56 +322,37 @@ class BlockTrainer(_DeviceState):
                        self.theta[lay.b_off[L]:lay.b_off[L] + n_out].reshape(n_out, 1))
 
     def run(self, n_steps, want_last_cost):
-        kernel = kernels.block_kernel(self.threads, self.rows, self.example_space)
-        kernel[1, self.threads](self.theta, self.grad, *self.offsets, self.codes, self.slope,
-                                self.P, self.G, self.S, self.dZ1, self.Y, self.acts,
-                                *self.output, self.deltas, self.costs, self.lr, n_steps,
-                                bool(want_last_cost))
+        kernel = kernels.block_kernel(BLOCK_THREADS)
+        kernel[1, BLOCK_THREADS](self.theta, self.grad, *self.offsets, self.codes,
+                                 self.slope, self.Y, self.acts, *self.output, self.deltas,
+                                 self.costs, self.lr, n_steps, bool(want_last_cost))
         first, last = self.costs.copy_to_host()
         return first, (last if want_last_cost else math.nan)
 
     def parameters(self):
-        params = self.layout.unpack(self.theta.copy_to_host())
-        if self.example_space:
-            params["W1"] = example_space_W1(self.W1_0, self.lr, self.S.copy_to_host(),
-                                            self.X)
-        return params
+        return self.layout.unpack(self.theta.copy_to_host())
 
     def _state(self):
-        """What training changes: theta (but W1, its first slot, in example space, where
-        P and S carry the first layer)."""
-        if self.example_space:
-            return self.theta[self.layout.b_off[1]:], self.P, self.S
         return (self.theta,)
 
 
-def example_rows(n1, m, threads):
-    """Rows of P per thread in the example-space update: enough thread groups of rows to
-    occupy the block (``groups * m <= threads`` where possible), at most
-    ``cuda_kernels.EXAMPLE_ROWS_MAX`` rows each."""
-    groups = max(1, min(n1, threads // m), -(-n1 // kernels.EXAMPLE_ROWS_MAX))
-    return -(-n1 // groups)
-
-
-def block_work(layer_dims, m, example_space):
-    """Multiply-adds per iteration in one block: three products per layer (forward, dW,
-    dA_prev), the first layer's replaced in example space by ``n_1 m^2``."""
-    layers = [n * n_prev for n_prev, n in zip(layer_dims, layer_dims[1:])]
-    if example_space:
-        return layer_dims[1] * m * m + 3 * m * sum(layers[1:])
-    return 3 * m * sum(layers)
+def block_work(layer_dims, m):
+    """Multiply-adds per iteration of a network in one block: three products per layer
+    (forward, dW, dA_prev)."""
+    return 3 * m * sum(n * n_prev for n_prev, n in zip(layer_dims, layer_dims[1:]))
 
 
 def choose_formulation(layer_dims, m, num_iterations, dtype=np.float64):
-    """The fastest formulation (by estimates, not yet by measurements): "examples" where
-    the cpu engine would carry the first layer in example space and that fits one block
-    (``block_work`` at most BLOCK_MAX_WORK); "dense" where the plain network fits one
-    block; "streamed" where the network is narrow enough for ``cuda_streamed``; else
-    "dense" (the host loop over cuBLAS)."""
+    """The fastest formulation (measured on an H100 for the three workloads of
+    ``benchmarks/gpu_compare.py``): "examples" where the cpu engine would carry the
+    first layer in example space and G = X^T X fits EXAMPLES_MAX_M; "dense" where the
+    plain network fits one block (``block_work`` at most BLOCK_MAX_WORK); "streamed"
+    where the network is narrow enough for ``cuda_streamed``; else "dense" (the host
+    loop over cuBLAS)."""
     if (cpu_choose_formulation(layer_dims, m, num_iterations) == "examples"
-            and block_work(layer_dims, m, True) <= BLOCK_MAX_WORK):
+            and m <= EXAMPLES_MAX_M):
         return "examples"
-    if block_work(layer_dims, m, False) <= BLOCK_MAX_WORK:
+    if block_work(layer_dims, m) <= BLOCK_MAX_WORK:
         return "dense"
     from . import cuda_streamed
     return "streamed" if cuda_streamed.supports(layer_dims, dtype) else "dense"
@@ -392,8 +361,8 @@ def choose_formulation(layer_dims, m, num_iterations, dtype=np.float64):
 def dense_trainer(parameters, X, Y, net, learning_rate):
     """The plain formulation: in one block when that fits (``block_work`` at most
     BLOCK_MAX_WORK), else the host loop over cuBLAS and the elementwise kernels."""
-    if block_work(net.layer_dims, X.shape[1], False) <= BLOCK_MAX_WORK:
-        return BlockTrainer(parameters, X, Y, net, learning_rate, example_space=False)
+    if block_work(net.layer_dims, X.shape[1]) <= BLOCK_MAX_WORK:
+        return BlockTrainer(parameters, X, Y, net, learning_rate)
     return DenseTrainer(parameters, X, Y, net, learning_rate)
 
 
@@ -403,7 +372,15 @@ def streamed_trainer(parameters, X, Y, net, learning_rate):
     return cuda_streamed.StreamedTrainer(parameters, X, Y, net, learning_rate)
 
 
-TRAINERS = {"dense": dense_trainer, "examples": BlockTrainer, "streamed": streamed_trainer}
+def examples_trainer(parameters, X, Y, net, learning_rate):
+    """The first layer in example space, the iterations on the whole GPU with grid-wide
+    barriers (``cuda_examples``)."""
+    from . import cuda_examples
+    return cuda_examples.ExamplesTrainer(parameters, X, Y, net, learning_rate)
+
+
+TRAINERS = {"dense": dense_trainer, "examples": examples_trainer,
+            "streamed": streamed_trainer}
 
 
 def Trainer(parameters, X, Y, net, learning_rate, formulation="auto", num_iterations=1):

@@ -15,8 +15,7 @@ shared-memory size must be a compile-time constant come from a factory keyed by 
 - ``update(theta, grad, learning_rate)``: ``theta <- theta - learning_rate * grad``.
 - ``row_sums_kernel(threads)``: ``out[i] = scale * sum_j M[i, j]`` (db, the cost).
 - ``matmul_kernel(tile, dtype)``: ``C = alpha op(A) op(B)``, shared-memory tiles.
-- ``block_kernel(threads, rows, example_space)``: whole iterations of a small network
-  in one block, plain or with the first layer in example space.
+- ``block_kernel(threads)``: whole iterations of a small network in one block.
 
 Every kernel uses grid-stride loops, so any launch shape covers any size; the
 elementwise kernels on ``(n, m)`` matrices take a 2-D grid (``y`` over rows, ``x`` over
@@ -250,25 +249,28 @@ def matmul_kernel(tile, dtype):
     return matmul
 
 
-# -- small networks in one block (plain, or the first layer in example space) -------------
+# -- small networks in one block ----------------------------------------------------
 # Flat buffers as in ``engines/cpu.py``: ``theta``/``grad`` in ``cpu.Layout`` order (layer
 # l's W at ``w_off[l]``, row-major, its b at ``b_off[l]``) and the activations ``acts``
 # (layer l's (n_l, m) at ``a_off[l]``); ``deltas`` is two (widest, m) buffers used in
 # turn for dZ_l and dZ_{l-1}.  Sums are accumulated in float64 whatever the dtype.
 
 @cuda.jit(device=True)
-def _dense_layer(theta, w, b, n, n_prev, acts, a_prev, out, m, code, slope, hidden):
-    """``acts[out:] = W A_prev`` (+ b and the hidden activation if ``hidden``), flat,
-    with the block's threads over the (n, m) entries."""
-    for k in range(cuda.threadIdx.x, n * m, cuda.blockDim.x):
-        i = k // m
-        j = k - i * m
+def _dense_layer(theta, w, b, n, n_prev, acts, a_prev, out, m, j0, width, code, slope,
+                 hidden):
+    """``acts[out:] = W A_prev`` (+ b and the hidden activation if ``hidden``) on the
+    columns ``j0 .. j0 + width - 1`` (rows of ``m``), with the block's threads over the
+    ``(n, width)`` entries."""
+    for k in range(cuda.threadIdx.x, n * width, cuda.blockDim.x):
+        i = k // width
+        j = j0 + k - i * width
+        at = out + i * m + j
         total = 0.0
         for q in range(n_prev):
             total += theta[w + i * n_prev + q] * acts[a_prev + q * m + j]
-        acts[out + k] = total          # rounded to the dtype, then the bias added in it
+        acts[at] = total          # rounded to the dtype, then the bias added in it
         if hidden:
-            acts[out + k] = _hidden(acts[out + k] + theta[b + i], code, slope)
+            acts[at] = _hidden(acts[at] + theta[b + i], code, slope)
 
 
 @cuda.jit(device=True)
@@ -315,16 +317,19 @@ def _layer_gradients(dZ, n, n_prev, acts, a_prev, grad, w, b, m):
 
 
 @cuda.jit(device=True)
-def _delta_back(theta, w, n, n_prev, dZ, acts, a_prev, dZ_prev, m, code, slope):
-    """``dZ_prev = (W^T dZ) * g'(A_prev)``, flat."""
-    for k in range(cuda.threadIdx.x, n_prev * m, cuda.blockDim.x):
-        q = k // m
-        j = k - q * m
+def _delta_back(theta, w, n, n_prev, dZ, d0, acts, a_prev, dZ_prev, p0, m, j0, width,
+                code, slope):
+    """``dZ_prev = (W^T dZ) * g'(A_prev)`` on the columns ``j0 .. j0 + width - 1`` (flat,
+    rows of ``m``: dZ from ``d0``, dZ_prev from ``p0``)."""
+    for k in range(cuda.threadIdx.x, n_prev * width, cuda.blockDim.x):
+        q = k // width
+        j = j0 + k - q * width
         total = 0.0
         for i in range(n):
-            total += theta[w + i * n_prev + q] * dZ[i * m + j]
-        dZ_prev[k] = total
-        dZ_prev[k] = _hidden_derivative(dZ_prev[k], acts[a_prev + k], code, slope)
+            total += theta[w + i * n_prev + q] * dZ[d0 + i * m + j]
+        at = p0 + q * m + j
+        dZ_prev[at] = total
+        dZ_prev[at] = _hidden_derivative(dZ_prev[at], acts[a_prev + q * m + j], code, slope)
 
 
 @cuda.jit(device=True)
@@ -337,93 +342,32 @@ def _block_mean_loss(ZL, Y, code, partial):
     return _block_sum(partial, total) / ZL.shape[1]
 
 
-EXAMPLE_ROWS_MAX = 16   # the most rows of P one thread updates (held in registers)
-
-
-def _example_space_update(rows):
-    """A device function ``(P, G, dZ1, m, n1, step_size)``: ``P <- P - step_size dZ1 G``.
-    Each thread owns ``rows`` rows of one column of P (``dZ1`` has its rows padded with
-    zeros to a multiple of ``rows``), so one read of ``G[q, j]`` feeds ``rows``
-    multiply-adds; ``rows`` is a compile-time constant, so the accumulators are
-    registers."""
-
-    @cuda.jit(device=True)
-    def update(P, G, dZ1, m, n1, step_size):
-        acc = cuda.local.array(rows, float64)
-        groups = dZ1.shape[0] // rows
-        for item in range(cuda.threadIdx.x, groups * m, cuda.blockDim.x):
-            g = item // m
-            j = item - g * m
-            for r in range(rows):
-                acc[r] = 0.0
-            m4 = m - m % 4
-            for q in range(0, m4, 4):       # four loads of G in flight, then the FMAs
-                g0, g1, g2, g3 = G[q, j], G[q + 1, j], G[q + 2, j], G[q + 3, j]
-                for r in range(rows):
-                    row = g * rows + r
-                    acc[r] += dZ1[row, q] * g0
-                    acc[r] += dZ1[row, q + 1] * g1
-                    acc[r] += dZ1[row, q + 2] * g2
-                    acc[r] += dZ1[row, q + 3] * g3
-            for q in range(m4, m):
-                gq = G[q, j]
-                for r in range(rows):
-                    acc[r] += dZ1[g * rows + r, q] * gq
-            for r in range(rows):
-                i = g * rows + r
-                if i < n1:
-                    P[i, j] = P[i, j] - step_size * acc[r]
-
-    return update
-
-
 @functools.lru_cache(maxsize=None)
-def block_kernel(threads, rows, example_space):
+def block_kernel(threads):
     """Whole iterations of a small network in one block of ``threads`` threads (a power
     of two): a launch runs ``n_steps`` iterations with only ``cuda.syncthreads()``
     between stages, so a chunk of iterations costs one launch instead of a few dozen
-    per iteration.  With ``example_space`` the first layer is carried in example space
-    (``cpu.train_steps_examples``): each thread updates ``rows`` rows of P
-    (``_example_space_update``); otherwise it is a layer like the others, from X.
+    per iteration.
 
-    ``(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1, Y, acts, ZL,
-    AL, bL, deltas, costs, learning_rate, n_steps, want_last_cost)``: ``acts`` holds the
-    activations at ``a_off[l]`` (``a_off[0]``: X, for the plain first layer) and ends
-    with Z_L; ``ZL``, ``AL`` and ``bL`` are 2-D views of Z_L, A_L (in ``acts``) and b_L
-    (in ``theta``); ``deltas : (2, widest * m)``.  ``P, G, S`` and ``dZ1`` (its rows padded
-    with zeros to a multiple of ``rows``) are float64 and unused without
-    ``example_space``.  ``costs[0]`` gets the first step's cost, ``costs[1]`` the
-    last's if asked."""
-
-    update_P = _example_space_update(rows)
+    ``(theta, grad, dims, w_off, b_off, a_off, codes, slope, Y, acts, ZL, AL, bL, deltas,
+    costs, learning_rate, n_steps, want_last_cost)``: ``acts`` holds X at 0, the
+    activations at ``a_off[l]`` and ends with Z_L; ``ZL``, ``AL`` and ``bL`` are 2-D
+    views of Z_L, A_L (in ``acts``) and b_L (in ``theta``); ``deltas : (2, widest * m)``.
+    ``costs[0]`` gets the first step's cost, ``costs[1]`` the last's if asked."""
 
     @bounded_jit(threads)
-    def block_steps(theta, grad, dims, w_off, b_off, a_off, codes, slope, P, G, S, dZ1, Y,
-                    acts, ZL, AL, bL, deltas, costs, learning_rate, n_steps,
-                    want_last_cost):
+    def block_steps(theta, grad, dims, w_off, b_off, a_off, codes, slope, Y, acts, ZL, AL,
+                    bL, deltas, costs, learning_rate, n_steps, want_last_cost):
         partial = cuda.shared.array(threads, float64)
         t = cuda.threadIdx.x
         L = dims.size - 1
-        m, n1, n_out = Y.shape[1], dims[1], dims[L]
-        z_off, a1, b1 = acts.size - n_out * m, a_off[1], b_off[1]
-        step_size = float64(learning_rate) * (1.0 / m)
+        m, n_out = Y.shape[1], dims[L]
+        z_off = acts.size - n_out * m
         for step in range(n_steps):
-            # forward: layer 1 (from P = W1 X in example space), then the others
-            if example_space:
-                for k in range(t, n1 * m, threads):
-                    i = k // m
-                    j = k - i * m
-                    if L == 1:
-                        acts[z_off + k] = P[i, j]
-                    else:
-                        acts[a1 + k] = P[i, j]      # rounded to the dtype, as on the cpu
-                        acts[a1 + k] = _hidden(acts[a1 + k] + theta[b1 + i], codes[0],
-                                               slope)
-                cuda.syncthreads()
-            for l in range(2 if example_space else 1, L + 1):
+            for l in range(1, L + 1):
                 _dense_layer(theta, w_off[l], b_off[l], dims[l], dims[l - 1], acts,
-                             a_off[l - 1], a_off[l] if l < L else z_off, m, codes[l - 1],
-                             slope, l < L)
+                             a_off[l - 1], a_off[l] if l < L else z_off, m, 0, m,
+                             codes[l - 1], slope, l < L)
                 cuda.syncthreads()
             for j in range(t, m, threads):
                 _output_column(ZL, bL, codes[L - 1], AL, j)
@@ -442,30 +386,15 @@ def block_kernel(threads, rows, example_space):
                 dZ_prev = deltas[(L - l + 1) % 2]
                 _layer_gradients(dZ, dims[l], dims[l - 1], acts, a_off[l - 1], grad,
                                  w_off[l], b_off[l], m)
-                _delta_back(theta, w_off[l], dims[l], dims[l - 1], dZ, acts, a_off[l - 1],
-                            dZ_prev, m, codes[l - 2], slope)
+                _delta_back(theta, w_off[l], dims[l], dims[l - 1], dZ, 0, acts,
+                            a_off[l - 1], dZ_prev, 0, m, 0, m, codes[l - 2], slope)
                 cuda.syncthreads()
                 dZ = dZ_prev
-            if not example_space:
-                _layer_gradients(dZ, n1, dims[0], acts, a_off[0], grad, w_off[1], b1, m)
-                cuda.syncthreads()
-                for k in range(t, theta.size, threads):
-                    theta[k] = theta[k] - learning_rate * grad[k]
-                cuda.syncthreads()
-                continue
-            # example space: db1 and dZ1 in float64, then the update (W1 stays W1_0)
-            for i in range(t, n1, threads):
-                grad[b1 + i] = (1.0 / m) * _sum(dZ, i * m, m)
-            for k in range(t, n1 * m, threads):
-                i = k // m
-                dZ1[i, k - i * m] = dZ[k]
+            _layer_gradients(dZ, dims[1], dims[0], acts, a_off[0], grad, w_off[1], b_off[1],
+                             m)
             cuda.syncthreads()
-            for k in range(b1 + t, theta.size, threads):
+            for k in range(t, theta.size, threads):
                 theta[k] = theta[k] - learning_rate * grad[k]
-            for k in range(t, n1 * m, threads):
-                i = k // m
-                S[i, k - i * m] += dZ1[i, k - i * m]
-            update_P(P, G, dZ1, m, n1, step_size)
             cuda.syncthreads()
 
     return block_steps
