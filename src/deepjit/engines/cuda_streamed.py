@@ -34,6 +34,16 @@ Every layer's loops have compile-time trip counts: the factory closes over the s
 chains one device function per layer and phase, so the compiler unrolls the register
 tiles (the accumulators must not spill to local memory; see the compile test).
 
+The inner loops should compile to shared loads and multiply-adds alone (about 1.5
+instructions per FMA; ``benchmarks/ptx_mix.py`` prints the mix), which takes three
+habits: every shared-memory index is cast to ``uint64`` (numba adds a negative-index
+wraparound, a compare and a select, to every load with a signed index, and that hides
+the loops' induction from LLVM: 5.1 instructions per FMA on an H100 before); a thread's
+strided rows are clamped only where some thread can pass the last row (``_row``), so the
+others are one base register plus constant offsets; and the loops over ``k`` and over
+the tile's columns are ``while`` loops (numba's ``range`` loops kept a select-based
+counter where LLVM unrolled them with a remainder).
+
 The launch settings below are read by the host at launch time (never in a kernel), so
 tests patch them small.
 """
@@ -44,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import cuda as _host     # first: numpy 2.5's np.row_stack shim for numba-cuda
-from numba import cuda, float64, from_dtype, typeof, types
+from numba import cuda, float64, from_dtype, typeof, types, uint64
 
 from ..activations import SIGMOID, SOFTMAX
 from .cpu import Layout
@@ -205,6 +215,16 @@ def _then(first, second, sync):
     return both
 
 
+@_device
+def _row(first, r, step, n):
+    """Row ``first + r step`` of a thread's strided rows, clamped to ``n - 1`` only where
+    a thread could pass it (the test folds away where ``r`` is a compile-time constant):
+    the clamped row's result is discarded, the clamp keeps its loads inside the array."""
+    if (r + 1) * step <= n:
+        return first + r * step
+    return min(first + r * step, n - 1)
+
+
 def _stage_step(plan, layout, l, f):
     """Layer l's ``[W | b]`` from theta into shared memory, the ones row of ``A_{l-1}``,
     and zeros in layer l's accumulators."""
@@ -244,20 +264,22 @@ def _forward_step(plan, l, code, slope, f):
         for r in range(R):
             for c in range(C):
                 acc[r, c] = 0
-        for k in range(n_in + 1):
+        k = 0
+        while k <= n_in:
             for c in range(C):
-                a[c] = acts[a_in + k * TCP + cg + c * CG]
+                a[c] = acts[uint64(a_in + k * TCP + cg + c * CG)]
             for r in range(R):
-                w = W[w0 + min(rg + r * RG, n_out - 1) * ws + k]
+                w = W[uint64(w0 + _row(rg, r, RG, n_out) * ws + k)]
                 for c in range(C):
                     acc[r, c] += w * a[c]
+            k += 1
         for r in range(R):
             i = rg + r * RG
             if i < n_out:
                 for c in range(C):
                     z = acc[r, c]
-                    acts[a_out + i * TCP + cg + c * CG] = z if last else _hidden(z, code,
-                                                                                  slope)
+                    acts[uint64(a_out + i * TCP + cg + c * CG)] = z if last else _hidden(
+                        z, code, slope)
     return forward
 
 
@@ -273,14 +295,16 @@ def _gradient_step(plan, l, f):
         dr, dk = t % DR, t // DR
         d = cuda.local.array(R, f)
         a = cuda.local.array(S, f)
-        for c in range(TC):
+        c = 0
+        while c < TC:
             for r in range(R):
-                d[r] = acts[dz + min(dr + r * DR, n_out - 1) * TCP + c]
+                d[r] = acts[uint64(dz + _row(dr, r, DR, n_out) * TCP + c)]
             for s in range(S):
-                a[s] = acts[a0 + min(dk + s * DK, n_in) * TCP + c]
+                a[s] = acts[uint64(a0 + _row(dk, s, DK, n_in + 1) * TCP + c)]
             for r in range(R):
                 for s in range(S):
                     dw[acc + r * S + s] += d[r] * a[s]
+            c += 1
     return gradient
 
 
@@ -301,18 +325,20 @@ def _delta_step(plan, l, code, slope, f):
         for r in range(R):
             for c in range(C):
                 acc[r, c] = 0
-        for i in range(n_sum):
+        i = 0
+        while i < n_sum:
             for c in range(C):
-                d[c] = acts[dz + i * TCP + cg + c * CG]
+                d[c] = acts[uint64(dz + i * TCP + cg + c * CG)]
             for r in range(R):
-                w = W[w0 + i * ws + min(rg + r * RG, n_out - 1)]
+                w = W[uint64(w0 + i * ws + _row(rg, r, RG, n_out))]
                 for c in range(C):
                     acc[r, c] += w * d[c]
+            i += 1
         for r in range(R):
             k = rg + r * RG
             if k < n_out:
                 for c in range(C):
-                    at = a_prev + k * TCP + cg + c * CG
+                    at = uint64(a_prev + k * TCP + cg + c * CG)
                     acts[at] = _hidden_derivative(acc[r, c], acts[at], code, slope)
     return delta
 
@@ -344,7 +370,7 @@ def _load_step(plan):
         for col in range(t, TC, T):
             j = j0 + col
             for k in range(n0):
-                acts[k * TCP + col] = X[k, j] if j < m else 0
+                acts[uint64(k * TCP + col)] = X[uint64(k), uint64(j)] if j < m else 0
     return load
 
 
