@@ -51,12 +51,14 @@ def parse_args():
                         help="a launch setting of deepjit.engines.cuda or cuda_streamed, "
                              "e.g. BLOCK_THREADS=1024 (repeatable)")
     parser.add_argument("--no-torch", action="store_true", help="time deepjit alone")
+    parser.add_argument("--m", type=int, default=None,
+                        help="examples in every case (synthetic data; default: the case's)")
     return parser.parse_args()
 
 
 def data_for(name, dims, m, tiny):
     """``(X, Y, source)`` in float32: the real cat images when present, else synthetic."""
-    if name == "cat" and not tiny:
+    if name == "cat" and not tiny and m == CASES["cat"][1]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import common
         try:
@@ -188,6 +190,8 @@ def main():
     if args.tiny:   # small blocks: the simulator runs every thread as a Python thread
         engine.THREADS_PER_BLOCK, engine.MAX_BLOCKS, engine.TILE = 8, 4, 4
         engine.BLOCK_THREADS = 8
+        from deepjit.engines import cuda_examples
+        cuda_examples.THREADS = 8
     apply_settings(args.set)
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)
@@ -197,7 +201,10 @@ def main():
           "torch W1 vs cpu")
     cases = TINY_CASES if args.tiny else CASES
     for name in args.cases:
-        run_case(name, *cases[name], args.tiny, iterations, repeats, args.formulation,
+        dims, m, target = cases[name]
+        if args.m:
+            m, target = args.m, None
+        run_case(name, dims, m, target, args.tiny, iterations, repeats, args.formulation,
                  args.no_torch)
 
 

@@ -148,8 +148,8 @@ def test_auto_formulation_on_the_gpu(monkeypatch):
     assert engine.choose_formulation([784, 512, 256, 1], 200_000, 100) == "dense"
     assert engine.choose_formulation([30, 64, 32, 1], 1_000_000, 100) == "streamed"
     assert engine.choose_formulation([2, 4, 1], 400, 100) == "dense"     # one block
-    assert engine.choose_formulation([12288, 20, 1], 4000, 2500) == "examples"
-    assert engine.choose_formulation([30000, 20, 1], 10000, 2500) == "dense"  # G too big
+    assert engine.choose_formulation([12288, 20, 1], 2000, 2500) == "examples"
+    assert engine.choose_formulation([12288, 20, 1], 4000, 2500) == "dense"   # too many m
     assert engine.block_work([2, 4, 1], 400) == 3 * 400 * 12
 
 

@@ -38,8 +38,9 @@ USE_CUBLAS = True           # large products through CuPy's cuBLAS when it is th
 CUBLAS_MIN_WORK = 32 ** 3   # ... from this many multiply-adds (M * N * K) on
 BLOCK_THREADS = 256         # small networks in one block of this many threads (power of
 BLOCK_MAX_WORK = 4_000_000  # two), up to this many multiply-adds per iteration
-EXAMPLES_MAX_M = 8192       # the example-space formulation up to this many examples
-                            # (G = X^T X in float64: 512 MiB)
+EXAMPLES_MAX_M = 2048       # the example-space formulation up to this many examples
+                            # (its n_1 m^2 grows past the host loop's time between 1000
+                            # and 4000 on an H100: benchmarks/GPU_RESULTS.md)
 
 if not hasattr(np, "row_stack"):
     # numba-cuda <= 0.30.4 registers an overload for np.row_stack, which numpy 2.5
@@ -345,7 +346,7 @@ def block_work(layer_dims, m):
 def choose_formulation(layer_dims, m, num_iterations, dtype=np.float64):
     """The fastest formulation (measured on an H100 for the three workloads of
     ``benchmarks/gpu_compare.py``): "examples" where the cpu engine would carry the
-    first layer in example space and G = X^T X fits EXAMPLES_MAX_M; "dense" where the
+    first layer in example space and m is at most EXAMPLES_MAX_M; "dense" where the
     plain network fits one block (``block_work`` at most BLOCK_MAX_WORK); "streamed"
     where the network is narrow enough for ``cuda_streamed``; else "dense" (the host
     loop over cuBLAS)."""
