@@ -7,7 +7,7 @@ so everything runs under ``__main__``)::
     python benchmarks/gpu_compare.py --tiny          # tiny sizes, CUDA simulator (smoke test)
 
 Same network, data and initial weights (course "scaled" draws, seed 1) for both, in
-float32, relu hidden layers and a sigmoid output.  Each timing is the median over
+float32 (``--dtype float64`` for the course's default), relu hidden layers and a sigmoid output.  Each timing is the median over
 ``--repeats`` of ``--iterations`` full gradient-descent iterations, divided by the
 iterations, after a warm-up that compiles.  Also printed: the largest relative
 difference of W1 after one iteration between engine="cuda" and engine="cpu" (and
@@ -51,24 +51,25 @@ def parse_args():
                         help="a launch setting of deepjit.engines.cuda or cuda_streamed, "
                              "e.g. BLOCK_THREADS=1024 (repeatable)")
     parser.add_argument("--no-torch", action="store_true", help="time deepjit alone")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--m", type=int, default=None,
                         help="examples in every case (synthetic data; default: the case's)")
     return parser.parse_args()
 
 
-def data_for(name, dims, m, tiny):
-    """``(X, Y, source)`` in float32: the real cat images when present, else synthetic."""
+def data_for(name, dims, m, tiny, dtype):
+    """``(X, Y, source)`` in ``dtype``: the real cat images when present, else synthetic."""
     if name == "cat" and not tiny and m == CASES["cat"][1]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import common
         try:
-            X, Y = common.cat("float32")[:2]
+            X, Y = common.cat(dtype)[:2]
             return X, Y, "cat images"
         except NotImplementedError as exc:
             print(f"cat: {exc}; a synthetic 12288 x 209 stand-in is used")
     rng = np.random.RandomState(0)
-    X = rng.rand(dims[0], m).astype(np.float32)
-    Y = (rng.randn(1, dims[0]) @ X > 0.5 * dims[0] ** 0.5).astype(np.float32)
+    X = rng.rand(dims[0], m).astype(dtype)
+    Y = (rng.randn(1, dims[0]) @ X > 0.5 * dims[0] ** 0.5).astype(dtype)
     return np.ascontiguousarray(X), Y, "synthetic"
 
 
@@ -144,12 +145,13 @@ def relative_difference(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
 
 
-def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_torch):
+def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_torch,
+             dtype):
     from deepjit.initializers import initialize
     from deepjit.network import Network
-    X, Y, source = data_for(name, dims, m, tiny)
+    X, Y, source = data_for(name, dims, m, tiny, dtype)
     net = Network.build(dims, "relu", "sigmoid")
-    params = initialize(dims, "scaled", 1, np.float32)
+    params = initialize(dims, "scaled", 1, X.dtype)
     ours, W1, trainer = median_ms_deepjit(params, X, Y, net, iterations, repeats,
                                           formulation)
     theirs, W1_torch = (None, None) if no_torch else median_ms_torch(
@@ -196,7 +198,7 @@ def main():
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)
     where = "CUDA simulator" if engine.SIMULATOR else "GPU"
-    print(f"float32, {where}, median of {repeats} x {iterations} iterations, ms per iteration")
+    print(f"{args.dtype}, {where}, median of {repeats} x {iterations} iterations, ms per iteration")
     print("case | X | trainer | deepjit cuda | torch | ratio | target | W1 vs cpu | "
           "torch W1 vs cpu")
     cases = TINY_CASES if args.tiny else CASES
@@ -204,8 +206,10 @@ def main():
         dims, m, target = cases[name]
         if args.m:
             m, target = args.m, None
+        if args.dtype != "float32":       # the targets are float32 ones
+            target = None
         run_case(name, dims, m, target, args.tiny, iterations, repeats, args.formulation,
-                 args.no_torch)
+                 args.no_torch, args.dtype)
 
 
 if __name__ == "__main__":
