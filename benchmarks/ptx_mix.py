@@ -98,36 +98,35 @@ def compile_kernel(streamed, dims, dtype):
     return ptx, bytes(cubin), log.decode(errors="replace"), plan
 
 
+def _instructions(text, label, instruction, branch, target):
+    """``[(label or None, opcode, target label or None)]`` in program order: lines that
+    match ``label`` are labels, lines that match ``instruction`` (opcode, operands) are
+    instructions, and an opcode starting with ``branch`` jumps to ``target``."""
+    out = []
+    for line in text.splitlines():
+        found = re.match(label, line)
+        if found:
+            out.append((found.group(1), None, None))
+            continue
+        op = re.match(instruction, line)
+        if op:
+            jump = re.search(target, op.group(2)) if op.group(1).startswith(branch) else None
+            out.append((None, op.group(1), jump.group(1) if jump else None))
+    return out
+
+
 def ptx_instructions(ptx):
     """``[(label or None, opcode, target label or None)]`` in program order."""
-    out = []
-    for line in ptx.splitlines():
-        label = re.match(r"^(\$L__BB\d+_\d+):", line)
-        if label:
-            out.append((label.group(1), None, None))
-            continue
-        op = re.match(r"^\s+(?:@!?%p\d+\s+)?([a-z][\w.]*)\s*(.*)", line)
-        if op and not line.strip().startswith("//"):
-            target = re.search(r"(\$L__BB\d+_\d+)", op.group(2)) if op.group(1).startswith(
-                "bra") else None
-            out.append((None, op.group(1), target.group(1) if target else None))
-    return out
+    return _instructions(ptx, r"^(\$L__BB\d+_\d+):",
+                         r"^\s+(?:@!?%p\d+\s+)?([a-z][\w.]*)\s*(.*)",
+                         "bra", r"(\$L__BB\d+_\d+)")
 
 
 def sass_instructions(sass):
-    """As ``ptx_instructions``, for nvdisasm's output."""
-    out = []
-    for line in sass.splitlines():
-        label = re.match(r"^\s*(\.L_x_\d+):", line)
-        if label:
-            out.append((label.group(1), None, None))
-            continue
-        op = re.match(r"^\s*/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][\w.]*)\s*([^;]*);", line)
-        if op and op.group(1) != "NOP":
-            target = re.search(r"(\.L_x_\d+)", op.group(2)) if op.group(1).startswith(
-                "BRA") else None
-            out.append((None, op.group(1), target.group(1) if target else None))
-    return out
+    """As ``ptx_instructions``, for nvdisasm's output (NOPs left out)."""
+    return _instructions(sass, r"^\s*(\.L_x_\d+):",
+                         r"^\s*/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?(?!NOP\b)([A-Z][\w.]*)\s*([^;]*);",
+                         "BRA", r"(\.L_x_\d+)")
 
 
 def category(opcode):
