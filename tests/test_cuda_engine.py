@@ -284,3 +284,21 @@ def test_without_numba_cuda_a_clear_error():
         "except RuntimeError as exc:\n"
         "    print(exc)\n")
     assert out.startswith("engine='cuda' needs numba-cuda (pip install 'deepjit[cuda]')")
+
+
+def test_resident_blocks_asks_the_compiled_kernel(monkeypatch):
+    """The GPU path of ``resident_blocks`` (the simulator answers 1) with a stand-in
+    kernel: compiled for the given types, at least one block."""
+    class Compiled:
+        def max_cooperative_grid_blocks(self, threads):
+            return 1024 // threads
+
+    class Kernel:
+        def compile(self, signature):
+            assert signature == ("float32[::1]", "bool")
+            return Compiled()
+
+    assert engine.resident_blocks(Kernel(), ["float32[::1]", "bool"], 64) == 1
+    monkeypatch.setattr(engine, "SIMULATOR", False)
+    assert engine.resident_blocks(Kernel(), ["float32[::1]", "bool"], 64) == 16
+    assert engine.resident_blocks(Kernel(), ["float32[::1]", "bool"], 2048) == 1

@@ -113,6 +113,16 @@ def _launch_2d(kernel, shape, *args):
     kernel[(columns, rows), THREADS_PER_BLOCK](*args)
 
 
+def resident_blocks(kernel, argument_types, threads):
+    """How many blocks of ``threads`` threads the GPU holds at once for ``kernel``
+    compiled for ``argument_types`` (all of them can meet at a grid barrier; more would
+    wait for a second wave); 1 in the simulator."""
+    if SIMULATOR:
+        return 1
+    compiled = kernel.compile(tuple(argument_types))
+    return max(1, compiled.max_cooperative_grid_blocks(threads))
+
+
 def product(A, B, C, trans_a=False, trans_b=False, alpha=1.0):
     """``C = alpha op(A) op(B)`` with ``op(A) = A.T`` if ``trans_a``; ``C : (M, N)``."""
     M, N = C.shape

@@ -211,15 +211,21 @@ class ExamplesTrainer(_host._DeviceState):
                        self.work[layout.a_off[L]:layout.a_off[L] + n_out * m]
                        .reshape(n_out, m),
                        self.theta[layout.b_off[L]:layout.b_off[L] + n_out].reshape(n_out, 1))
+        self.grids = {}             # threads per block: blocks (at the first run)
 
     def run(self, n_steps, want_last_cost):
         """``n_steps`` iterations in one launch; the costs of the first and (if asked)
         the last step, NaN otherwise."""
         if n_steps < 1:
             return math.nan, math.nan
-        kernel = examples_kernel(THREADS, self.rows)
-        blocks = self._blocks(kernel, self._arguments(0, n_steps, want_last_cost))
-        kernel[blocks, THREADS](*self._arguments(-(-self.m // blocks), n_steps,
+        threads = THREADS
+        kernel = examples_kernel(threads, self.rows)
+        if threads not in self.grids:   # a block per task (m + n_g), all resident at once
+            signature = [typeof(a) for a in self._arguments(0, n_steps, want_last_cost)]
+            self.grids[threads] = min(self.m + self.tasks.shape[0],
+                                      _host.resident_blocks(kernel, signature, threads))
+        blocks = self.grids[threads]
+        kernel[blocks, threads](*self._arguments(-(-self.m // blocks), n_steps,
                                                  want_last_cost))
         first, last = self.costs.copy_to_host()
         return first, (last if want_last_cost else math.nan)
@@ -228,15 +234,6 @@ class ExamplesTrainer(_host._DeviceState):
         return (self.theta, self.grad, *self.offsets, self.codes, self.slope, self.P,
                 self.GT, self.S, self.Y, self.work, *self.output, self.tasks, self.losses,
                 self.costs, self.lr, columns, n_steps, bool(want_last_cost))
-
-    def _blocks(self, kernel, arguments):
-        """One block per task (``m + n_g``), at most as many as the GPU holds at once
-        (a cooperative launch needs them all resident); one in the simulator."""
-        if _host.SIMULATOR:
-            return 1
-        compiled = kernel.compile(tuple(typeof(a) for a in arguments))
-        resident = compiled.max_cooperative_grid_blocks(THREADS)
-        return max(1, min(self.m + self.tasks.shape[0], resident))
 
     def parameters(self):
         params = self.layout.unpack(self.theta.copy_to_host())

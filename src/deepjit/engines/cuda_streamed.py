@@ -547,16 +547,6 @@ def descend_kernel(entries, strands):
 
 # -- host side ------------------------------------------------------------------------
 
-def _resident_blocks(kernel, threads, theta, X, Y):
-    """How many blocks of kernel 1 the GPU holds at once (each block loops over its
-    tiles, so a second, partial wave of blocks would only add time)."""
-    if _host.SIMULATOR:
-        return 1
-    partials = types.Array(types.float64, 2, "C")
-    compiled = kernel.compile((typeof(theta), typeof(X), typeof(Y), partials, types.boolean))
-    return max(1, compiled.max_cooperative_grid_blocks(threads))
-
-
 class StreamedTrainer(_host._DeviceState):
     """Gradient descent with the two kernels above; X, Y and theta stay on the device,
     and a ``run`` copies back only the two costs."""
@@ -583,7 +573,9 @@ class StreamedTrainer(_host._DeviceState):
             return math.nan, math.nan
         kernel, plan = streamed_kernel(self.dims, self.codes, self.slope, self.dtype,
                                        ROW_GROUPS, COLUMN_GROUPS, COLUMNS_PER_THREAD)
-        blocks = BLOCKS or _resident_blocks(kernel, plan.threads, self.theta, self.X, self.Y)
+        blocks = BLOCKS or _host.resident_blocks(   # each block loops over its tiles
+            kernel, (typeof(self.theta), typeof(self.X), typeof(self.Y),
+                     types.Array(types.float64, 2, "C"), types.boolean), plan.threads)
         partials = self._partials(blocks, plan.n_params + 1)
         descend = descend_kernel(REDUCE_ENTRIES, REDUCE_STRANDS)
         reduce_grid = _ceil_div(plan.n_params + 1, REDUCE_ENTRIES)
