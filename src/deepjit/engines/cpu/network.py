@@ -12,8 +12,10 @@ from ..layout import Layout
 from .layers import (activation_backward, bias_activation, bias_gradient, dense_backward,
                      dense_forward, kernel, output_activation)
 
+
 @kernel
 def layer(buf, off, rows, cols):
+    """The ``(rows, cols)`` view of ``buf`` that starts at ``off``."""
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 

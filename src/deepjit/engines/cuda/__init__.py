@@ -22,6 +22,8 @@ which they are imported does not matter.
 """
 import numpy as np
 
+__all__ = ["make_trainer", "predict_proba", "require_gpu", "choose_formulation"]
+
 if not hasattr(np, "row_stack"):
     np.row_stack = np.vstack
 

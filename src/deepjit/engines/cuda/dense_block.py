@@ -21,6 +21,7 @@ from .compiler import bounded_jit
 from .device import DeviceTrainer
 from .layers import block_sum, column_loss, hidden, hidden_derivative, output_column
 
+
 @cuda.jit(device=True)
 def dense_layer(theta, w, b, n, n_prev, acts, a_prev, out, m, j0, width, code, slope,
                 is_hidden):

@@ -36,6 +36,7 @@ from .compiler import on_device
 
 column_max = on_device(losses.column_max)
 
+
 @cuda.jit(device=True)
 def hidden(z, code, slope):
     """``g(z)`` for a hidden code (as the cpu's ``layers.bias_activation``).  ``slope`` has the
