@@ -84,8 +84,10 @@ def trainer(name, dtype, engine, num_iterations):
         module = get_engine(engine)
     except RuntimeError as exc:
         raise NotImplementedError(str(exc)) from None
-    return module.Trainer(model.parameters, X, Y, model.net, learning_rate(name),
-                          num_iterations=num_iterations)
+    # make_trainer is the engine contract since the engines/ packages; Trainer before
+    make = getattr(module, "make_trainer", None) or module.Trainer
+    return make(model.parameters, X, Y, model.net, learning_rate(name),
+                num_iterations=num_iterations)
 
 
 def learning_rate(name):

@@ -70,13 +70,13 @@ def child(workload, runner, dtype, repeats):
     is loaded and the fit timed."""
     import numpy as np
     from deepjit import Model
-    from deepjit.engines import cpu
+    from deepjit.engines.formulation import choose
     spec, dims = WORKLOADS[workload], DIMS[workload]
     iters, hidden = spec["iters"][runner], spec["hidden"] or "relu"
     init = "zeros" if len(dims) == 2 else ("small" if workload == "flower" else "scaled")
     params = Model(dims, hidden, init=init, seed=1, dtype=dtype).parameters
     m = {"cat": 209, "logreg": 209, "tall": 1_000_000, "flower": 400}[workload]
-    formulation = cpu.choose_formulation(dims, m, iters) if runner == "cpu" else runner
+    formulation = choose(dims, m, iters) if runner == "cpu" else runner
 
     def make_fit(X, Y):
         if runner == "torch":

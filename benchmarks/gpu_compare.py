@@ -48,7 +48,7 @@ def parse_args():
     parser.add_argument("--formulation", default="auto",
                         help="the cuda engine's formulation (default: auto, as Model.fit)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="a launch setting of deepjit.engines.cuda or cuda_streamed, "
+                        help="a launch setting of deepjit.engines.cuda.settings, "
                              "e.g. BLOCK_THREADS=1024 (repeatable)")
     parser.add_argument("--no-torch", action="store_true", help="time deepjit alone")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
@@ -87,7 +87,8 @@ def median_ms_deepjit(params, X, Y, net, iterations, repeats, formulation):
     """``(ms per iteration, W1 after one iteration, the trainer's class name)`` for
     engine="cuda"; "auto" chooses as ``Model.fit`` would for 2500 iterations."""
     from deepjit.engines import cuda as engine
-    trainer = engine.Trainer(params, X, Y, net, LEARNING_RATE, formulation, 2500)
+    trainer = engine.make_trainer(params, X, Y, net, LEARNING_RATE, formulation=formulation,
+                                  num_iterations=2500)
     trainer.run(1, True)
     W1 = trainer.parameters()["W1"]
     ms = median_ms(lambda n: trainer.run(n, True), iterations, repeats)
@@ -134,7 +135,7 @@ def median_ms_torch(params, X, Y, L, iterations, repeats):
 
 def cpu_after_one_iteration(params, X, Y, net):
     from deepjit.engines import cpu
-    trainer = cpu.Trainer(params, X, Y, net, LEARNING_RATE)
+    trainer = cpu.make_trainer(params, X, Y, net, LEARNING_RATE)
     trainer.run(1, False)
     return trainer.parameters()["W1"]
 
@@ -166,16 +167,15 @@ def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_t
     print(" | ".join(cells), flush=True)
 
 
-def apply_settings(settings):
-    """``NAME=VALUE`` onto the module of the cuda engine that has NAME (ints, or None)."""
-    from deepjit.engines import cuda, cuda_examples, cuda_streamed
-    for setting in settings:
-        name, _, value = setting.partition("=")
-        module = next((m for m in (cuda, cuda_examples, cuda_streamed) if hasattr(m, name)), None)
-        if module is None:
+def apply_settings(assignments):
+    """``NAME=VALUE`` onto the cuda engine's launch settings (ints, or None)."""
+    from deepjit.engines.cuda import settings
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        if not name.isupper() or not hasattr(settings, name):
             sys.exit(f"--set: no launch setting named {name!r}")
-        setattr(module, name, None if value == "None" else int(value))
-        print(f"{module.__name__}.{name} = {value}")
+        setattr(settings, name, None if value == "None" else int(value))
+        print(f"{settings.__name__}.{name} = {value}")
 
 
 def main():
@@ -190,10 +190,9 @@ def main():
     except RuntimeError as exc:       # no GPU, no numba-cuda
         sys.exit(str(exc))
     if args.tiny:   # small blocks: the simulator runs every thread as a Python thread
-        engine.THREADS_PER_BLOCK, engine.MAX_BLOCKS, engine.TILE = 8, 4, 4
-        engine.BLOCK_THREADS = 8
-        from deepjit.engines import cuda_examples
-        cuda_examples.THREADS = 8
+        from deepjit.engines.cuda import settings
+        settings.THREADS_PER_BLOCK, settings.MAX_BLOCKS, settings.TILE = 8, 4, 4
+        settings.BLOCK_THREADS = settings.EXAMPLES_THREADS = 8
     apply_settings(args.set)
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)

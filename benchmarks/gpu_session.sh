@@ -42,7 +42,7 @@ PY
 case $phase in
 tests)
     DEEPJIT_TEST_GPU=1 timeout 480 python3 -m pytest -q -rs -p no:cacheprovider \
-        tests/test_cuda_*.py 2>&1 | tee "$out/gpu_tests.txt" ;;
+        tests/engines/cuda 2>&1 | tee "$out/gpu_tests.txt" ;;
 bench)
     timeout 300 "${compare[@]}" 2>&1 | tee "$out/gpu_compare.txt"
     timeout 180 "${compare[@]}" --cases cat tall --formulation dense --repeats 3 2>&1 \

@@ -4,10 +4,10 @@ A plain script (asv imports every module here, so everything runs under ``__main
 
     python benchmarks/ptx_mix.py                      # tall net [30, 64, 32, 1], float32
     python benchmarks/ptx_mix.py --dims 5 4 3 3 --dtype float64
-    python benchmarks/ptx_mix.py --source old/cuda_streamed.py     # another version
+    python benchmarks/ptx_mix.py --source old/streamed.py          # another version
     python benchmarks/ptx_mix.py --nvdisasm PATH      # also the SASS (the machine code)
 
-Compiles ``cuda_streamed.streamed_kernel`` at the default launch settings to PTX (NVVM)
+Compiles ``streamed_kernel`` (``cuda/streamed.py``) at the default launch settings to PTX (NVVM)
 and through ptxas (nvJitLink), then prints ptxas's registers and spills, the kernel's
 static instruction mix, and every innermost loop that multiplies-adds: its instructions,
 FMAs, shared loads, and instructions per FMA.  Those loops (the register-tiled products
@@ -50,25 +50,25 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dims", type=int, nargs="+", default=[30, 64, 32, 1])
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--source", help="a cuda_streamed.py to load instead of the package's")
+    parser.add_argument("--source", help="a cuda/streamed.py to load instead of the package's")
     parser.add_argument("--nvdisasm", help="path of nvdisasm: also analyse the SASS")
     parser.add_argument("--save", help="folder to write kernel.ptx (and kernel.sass) into")
     return parser.parse_args()
 
 
 def streamed_module(source):
-    """deepjit.engines.cuda_streamed, or the file ``source`` loaded in its place (no
+    """deepjit.engines.cuda.streamed, or the file ``source`` loaded in its place (no
     CUDA simulator: real compilers)."""
     os.environ["NUMBA_ENABLE_CUDASIM"] = "0"     # read when numba.cuda is first imported
-    import numba.cuda.dispatcher as dispatcher
+    cuda = importlib.import_module("deepjit.engines.cuda").cuda   # numba.cuda
     # numba-cuda asks the current device for its compute capability when a kernel calls
     # a device function, even in compile_ptx: answer for it (there may be no device).
-    dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability": (9, 0)})()
-    importlib.import_module("deepjit.engines.cuda")  # first: numpy 2.5's row_stack shim
+    cuda.dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability":
+                                                                     (9, 0)})()
     if source is None:
-        from deepjit.engines import cuda_streamed
-        return cuda_streamed
-    spec = importlib.util.spec_from_file_location("deepjit.engines._streamed_source", source)
+        return importlib.import_module("deepjit.engines.cuda.streamed")
+    spec = importlib.util.spec_from_file_location("deepjit.engines.cuda.streamed_source",
+                                                  source)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -83,9 +83,10 @@ def compile_kernel(streamed, dims, dtype):
     V, M = types.Array(f, 1, "C"), types.Array(f, 2, "C")
     P = types.Array(types.float64, 2, "C")
     codes = (3,) * (len(dims) - 2) + (1,)
+    settings = importlib.import_module("deepjit.engines.cuda.settings")
     kernel, plan = streamed.streamed_kernel(tuple(dims), codes, 0.01, np.dtype(dtype),
-                                            streamed.ROW_GROUPS, streamed.COLUMN_GROUPS,
-                                            streamed.COLUMNS_PER_THREAD)
+                                            settings.ROW_GROUPS, settings.COLUMN_GROUPS,
+                                            settings.COLUMNS_PER_THREAD)
     ptx, _ = cuda.compile_ptx(kernel.py_func, (V, M, M, P, types.boolean), cc=(9, 0))
     options = ["-arch=sm_90", "-verbose"]
     linker = nvjitlink.create(len(options), options)

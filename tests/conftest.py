@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import cuda_setup  # noqa: F401  (the CUDA tests run in the simulator unless on a GPU)
 from deepjit.engines import reference
+from deepjit.engines.layout import Layout
+from deepjit.initializers import initialize
 from deepjit.network import Network
 
 # tests/ is in the repository root; the shared data sits beside the repository, unless
@@ -21,6 +24,10 @@ CAT_DIR = (Path(os.environ["DEEPJIT_DATA"]) if os.environ.get("DEEPJIT_DATA") el
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 OUTPUTS = ["sigmoid", "softmax", "linear"]
+# (layer_dims, m) of whole-network tests: one to five layers, single units, m = 1, odd sizes
+NETS = [([1, 1], 1), ([3, 2], 1), ([4, 3, 2], 5), ([5, 4, 3, 3], 9), ([2, 7, 1, 6, 3], 13),
+        ([6, 5, 4, 3, 2, 2], 2)]
+NET_SLOPE = 0.07      # a leaky slope other than the default, so a hard-coded 0.01 fails
 
 
 def require_cat_data():
@@ -99,3 +106,72 @@ def numpy_descent(parameters, X, Y, net, learning_rate, num_iterations):
         costs.append(reference.cost(ZL, Y, net.output))
         reference.update(params, reference.backward(params, As, Y, net), learning_rate)
     return params, costs
+
+
+def seed_of(part):
+    """An integer for a test parameter (a string's code points summed)."""
+    return sum(ord(c) for c in part) if isinstance(part, str) else int(part)
+
+
+def seeded_rng(*key):
+    """A generator seeded by the test's parameters (reproducible, different per case)."""
+    return np.random.default_rng([seed_of(part) for part in key])
+
+
+def layer_problem(seed, dims, output, hidden_names, m):
+    """``(net, parameters, X, Y)``: hidden layers cycling through ``hidden_names``, the
+    leaky slope NET_SLOPE, weights 1.5 times ``random_parameters``'."""
+    rng = np.random.default_rng(seed)
+    hidden = [hidden_names[i % len(hidden_names)] for i in range(len(dims) - 2)]
+    net = Network.build(dims, hidden, output, NET_SLOPE)
+    X = rng.standard_normal((dims[0], m))
+    return net, random_parameters(rng, dims, scale=1.5), X, \
+        make_targets(rng, output, dims[-1], m)
+
+
+def flat_buffers(net, X):
+    """The cpu engine's flat work buffers for ``net`` and ``X``, filled with NaN (so an
+    entry a kernel should write and does not shows)."""
+    layout = Layout(net.layer_dims, X.shape[1])
+    m, widest = X.shape[1], max(net.layer_dims[1:]) * X.shape[1]
+    return dict(layout=layout, acts=np.full(layout.act_size, np.nan),
+                ZL=np.full((net.layer_dims[-1], m), np.nan),
+                grad=np.full(layout.size, np.nan), buf1=np.full(widest, np.nan),
+                buf2=np.full(widest, np.nan))
+
+
+# (layer_dims without n_x, hidden, output) of the formulation tests
+FORMULATION_NETS = [
+    ([5, 4, 3], "relu", "sigmoid"),
+    ([6, 3], "tanh", "softmax"),
+    ([4, 2], "leaky_relu", "linear"),
+    ([1], None, "sigmoid"),                 # logistic regression: the first layer is the output
+    ([3, 2, 3], ["sigmoid", "linear"], "softmax"),
+]
+
+
+def formulation_problem(n_x, m, sizes, hidden, output, seed, order="C"):
+    """``(net, parameters, X, Y)`` for ``FORMULATION_NETS``; He initialisation."""
+    rng = np.random.default_rng(seed)
+    net = Network.build([n_x] + sizes, hidden or "relu", output)
+    X = np.asarray(rng.standard_normal((n_x, m)), order=order)
+    n_out = sizes[-1]
+    if output == "softmax":
+        Y = np.eye(n_out)[:, rng.integers(0, n_out, m)]
+    elif output == "sigmoid":
+        Y = (rng.random((n_out, m)) > 0.5).astype(float)
+    else:
+        Y = rng.standard_normal((n_out, m))
+    return net, initialize(net.layer_dims, "he", seed), X, Y
+
+
+def assert_same_training(fast, ref, n_steps=60, rtol=1e-10):
+    """``fast`` and ``ref`` (trainers) give the same costs and parameters over a
+    one-step call, then a long one."""
+    for chunk in (1, n_steps - 1):
+        got, want = fast.run(chunk, True), ref.run(chunk, True)
+        np.testing.assert_allclose(got, want, rtol=rtol)
+    got, want = fast.parameters(), ref.parameters()
+    for key in want:
+        scale = np.max(np.abs(want[key])) or 1.0
+        assert np.max(np.abs(got[key] - want[key])) / scale < rtol, key

@@ -1,8 +1,9 @@
-"""Imported first by tests/test_cuda_*.py: run them under Numba's CUDA simulator (no GPU
-needed) unless DEEPJIT_TEST_GPU=1 asks for the real device.
+"""The CUDA tests (tests/engines/cuda/) run under Numba's CUDA simulator (no GPU needed)
+unless DEEPJIT_TEST_GPU=1 asks for the real device.
 
-numba reads NUMBA_ENABLE_CUDASIM when numba itself is imported (earlier test modules
-import it), so the config is reloaded here, before numba.cuda is first imported.
+conftest.py imports this module, so the simulator is switched on before any test module
+imports numba.cuda.  numba reads NUMBA_ENABLE_CUDASIM when numba itself is imported, so
+the config is reloaded here.
 """
 import os
 
@@ -16,8 +17,8 @@ if not ON_GPU:
 
 def check_simulator(engine):
     if not engine.SIMULATOR and not ON_GPU:
-        raise RuntimeError("numba.cuda was imported before the CUDA tests switched the "
-                           "simulator on; import tests/cuda_setup.py first")
+        raise RuntimeError("numba.cuda was imported before tests/conftest.py switched the "
+                           "CUDA simulator on")
 
 
 # Compiling kernels for a real GPU (sm_90) needs no GPU, only the CUDA toolkit's compiler
@@ -25,12 +26,13 @@ def check_simulator(engine):
 # simulator, and skip where the libraries are missing.
 COMPILE_PREAMBLE = r'''
 import numpy as np
-from numba import cuda, from_dtype, types
-import numba.cuda.dispatcher as dispatcher
+from numba import from_dtype, types
+
+from deepjit.engines.cuda import cuda   # numba.cuda, with deepjit's numpy 2.5 shim applied
 # numba-cuda asks the current device for its compute capability when a kernel calls a
 # device function, even in compile_ptx: answer for it (there is no device here).
-dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability": (9, 0)})()
-import deepjit.engines.cuda    # first: numpy 2.5's np.row_stack shim for numba-cuda
+cuda.dispatcher.get_current_device = lambda: type("Device", (), {"compute_capability":
+                                                                 (9, 0)})()
 try:
     cuda.compile_ptx(lambda x: None, (types.float64[::1],), cc=(9, 0))
 except Exception as exc:          # skip only for missing compiler libraries

@@ -109,8 +109,8 @@ def test_train_with_a_formulation_and_threads_as_asked(tmp_path, capsys, monkeyp
     np.savez(tmp_path / "d.npz", X=X, Y=Y)
     argv = ["train", "--data", str(tmp_path / "d.npz"), "--layers", "3",
             "--iterations", "50", "--out", str(tmp_path / "m.npz")]
-    asked, trainer = [], cpu.Trainer
-    monkeypatch.setattr(cpu, "Trainer", lambda *a, **k: asked.append(
+    asked, trainer = [], cpu.make_trainer
+    monkeypatch.setattr(cpu, "make_trainer", lambda *a, **k: asked.append(
         (k["formulation"], k["num_threads"])) or trainer(*a, **k))
     weights = []
     for options in (["--formulation", "streamed", "--threads", "1"], ["--formulation", "dense"]):

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import HIDDEN, OUTPUTS, assert_rel, make_targets, random_parameters
-from deepjit.engines import cpu, reference
+from deepjit.engines import reference
+from deepjit.engines.cpu import network as cpu
+from deepjit.engines.layout import Layout
 from deepjit.network import Network
 
 EPS, RTOL, KINK_MARGIN = 1e-6, 1e-6, 1e-3
@@ -63,7 +65,7 @@ def finite_differences(params, X, Y, net):
 
 
 def cpu_gradients(params, X, Y, net):
-    layout = cpu.Layout(net.layer_dims, X.shape[1])
+    layout = Layout(net.layer_dims, X.shape[1])
     theta = layout.pack(params, np.float64)
     acts = np.empty(layout.act_size)
     ZL = np.empty(Y.shape)

@@ -98,12 +98,9 @@ class Model:
         learning_rate = positive_number("learning_rate", learning_rate)
         num_iterations = positive_int("num_iterations", num_iterations)
         record_every = positive_int("record_every", record_every)
-        options = {"cpu": {"formulation": self.formulation, "num_iterations": num_iterations,
-                           "num_threads": self.num_threads},
-                   "cuda": {"formulation": self.formulation, "num_iterations": num_iterations},
-                   }.get(self.engine, {})
-        trainer = get_engine(self.engine).Trainer(self._params, X, Y, self.net, learning_rate,
-                                                  **options)
+        trainer = get_engine(self.engine).make_trainer(
+            self._params, X, Y, self.net, learning_rate, formulation=self.formulation,
+            num_iterations=num_iterations, num_threads=self.num_threads)
         on_cost = print_cost if callable(print_cost) else (_print_cost if print_cost else None)
         try:
             with threadpool_limits(self.num_threads, user_api="blas"):

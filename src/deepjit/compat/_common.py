@@ -15,7 +15,7 @@ from .. import Model
 from ..activations import LINEAR
 from ..datasets import load_catvnoncat
 from ..engines import ENGINES
-from ..engines import cpu as kernels
+from ..engines.cpu import layers as kernels
 
 ENGINE_VARIABLE = "DEEPJIT_ENGINE"
 FLOATS = (np.dtype(np.float32), np.dtype(np.float64))

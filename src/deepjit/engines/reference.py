@@ -78,6 +78,13 @@ def predict_proba(parameters, X, net):
     return forward(parameters, X, net)[0][-1]
 
 
+def make_trainer(parameters, X, Y, net, learning_rate, *, formulation="auto",
+                 num_iterations=1, num_threads=None):
+    """The engine contract's trainer (``engines/__init__.py``); one formulation only, so
+    ``formulation``, ``num_iterations`` and ``num_threads`` change nothing."""
+    return Trainer(parameters, X, Y, net, learning_rate)
+
+
 class Trainer:
     """Full-batch gradient descent, one Python loop iteration per step."""
 

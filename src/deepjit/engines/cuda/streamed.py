@@ -12,7 +12,7 @@ and backward, inside one block, and only the gradient sums leave it:
   ``dZ_l A_{l-1}^T`` and ``sum dZ_l`` to the block's accumulators and forms ``dZ_{l-1}``
   in place of ``A_{l-1}``.  At the end each thread writes its accumulators (sums over
   the block's columns, NOT divided by m) to row b of ``partials : (NB, n_params + 1)``
-  (float64; ``cpu.Layout`` order, the sum of the block's losses last).
+  (float64; ``engines/layout.py`` order, the sum of the block's losses last).
 - ``descend_kernel(...)`` (kernel 2): sums the NB rows in a fixed order in float64,
   scales by 1/m, ``theta <- theta - lr * grad``, and stores the cost when asked.
 
@@ -44,31 +44,23 @@ others are one base register plus constant offsets; and the loops over ``k`` and
 the tile's columns are ``while`` loops (numba's ``range`` loops kept a select-based
 counter where LLVM unrolled them with a remainder).
 
-The launch settings below are read by the host at launch time (never in a kernel), so
-tests patch them small.
+The launch settings (``ROW_GROUPS`` ... ``MAX_ACCUMULATORS`` in ``settings.py``) are read
+by the host at launch time (never in a kernel), so tests patch them small.
 """
 import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from . import cuda as _host     # first: numpy 2.5's np.row_stack shim for numba-cuda
 from numba import cuda, float64, from_dtype, typeof, types, uint64
 
-from ..activations import SIGMOID, SOFTMAX
-from .cpu import Layout
-from .cuda_kernels import _hidden, _hidden_derivative
-
-ROW_GROUPS = 8               # threads per block = ROW_GROUPS * COLUMN_GROUPS
-COLUMN_GROUPS = 8
-COLUMNS_PER_THREAD = 6       # at most; fewer when the tile does not fit SHARED_BYTES
-BLOCKS = None                # kernel 1's grid; None: as many as are resident at once
-REDUCE_ENTRIES = 32          # kernel 2: entries of theta per block ...
-REDUCE_STRANDS = 8           # ... times strands splitting the NB partial rows
-SHARED_BYTES = 48 * 1024     # numba's static shared memory per block
-MAX_WIDTH = 128              # widest layer (input included) this kernel takes
-MAX_ACCUMULATORS = 128       # gradient registers per thread (sm_90: spills from ~100 on)
+from ...activations import SIGMOID, SOFTMAX
+from .. import losses
+from ..layout import Layout
+from . import settings
+from .compiler import inlined
+from .device import DeviceTrainer, resident_blocks
+from .layers import hidden, hidden_derivative
 
 
 # -- the plan of a block --------------------------------------------------------------
@@ -165,14 +157,15 @@ def tile_plan(dims, dtype, row_groups, column_groups, columns_per_thread):
     itemsize = np.dtype(dtype).itemsize
     for columns in range(columns_per_thread, 0, -1):
         plan = _tile_plan(tuple(dims), itemsize, row_groups, column_groups, columns)
-        if plan.shared_bytes <= SHARED_BYTES:
+        if plan.shared_bytes <= settings.SHARED_BYTES:
             return plan
     return None
 
 
-def _current_plan(layer_dims, dtype):
-    return tile_plan(tuple(int(n) for n in layer_dims), np.dtype(dtype), ROW_GROUPS,
-                     COLUMN_GROUPS, COLUMNS_PER_THREAD)
+def current_plan(layer_dims, dtype):
+    """The plan for the current launch settings."""
+    return tile_plan(tuple(int(n) for n in layer_dims), np.dtype(dtype), settings.ROW_GROUPS,
+                     settings.COLUMN_GROUPS, settings.COLUMNS_PER_THREAD)
 
 
 def supports(layer_dims, dtype):
@@ -180,21 +173,13 @@ def supports(layer_dims, dtype):
     settings: every width (input included) at most MAX_WIDTH, the weights and a tile of
     one column per thread within SHARED_BYTES, and at most MAX_ACCUMULATORS gradient
     registers per thread."""
-    if max(layer_dims) > MAX_WIDTH:
+    if max(layer_dims) > settings.MAX_WIDTH:
         return False
-    plan = _current_plan(layer_dims, dtype)
-    return plan is not None and plan.n_acc <= MAX_ACCUMULATORS
+    plan = current_plan(layer_dims, dtype)
+    return plan is not None and plan.n_acc <= settings.MAX_ACCUMULATORS
 
 
 # -- the kernels --------------------------------------------------------------------
-
-def _device(function):
-    """A device function, inlined into its caller on a real GPU (so that the register
-    tiles passed to it can stay in registers)."""
-    if _host.SIMULATOR:
-        return cuda.jit(device=True)(function)
-    return cuda.jit(device=True, forceinline=True)(function)
-
 
 def _in_order(steps, sync):
     """One device function running ``steps`` (same signature) in order, with a
@@ -206,7 +191,7 @@ def _in_order(steps, sync):
 
 
 def _then(first, second, sync):
-    @_device
+    @inlined
     def both(theta, partials, W, acts, dw, t):
         first(theta, partials, W, acts, dw, t)
         if sync:
@@ -215,7 +200,7 @@ def _then(first, second, sync):
     return both
 
 
-@_device
+@inlined
 def _row(first, r, step, n):
     """Row ``first + r step`` of a thread's strided rows, clamped to ``n - 1`` only where
     a thread could pass it (the test folds away where ``r`` is a compile-time constant):
@@ -235,7 +220,7 @@ def _stage_step(plan, layout, l, f):
     R, S = plan.acc_shapes[l]
     acc, TCP = plan.acc_offsets[l], plan.stride
 
-    @_device
+    @inlined
     def stage(theta, partials, W, acts, dw, t):
         for e in range(t, n_out * (n_in + 1), T):
             i, k = e // (n_in + 1), e % (n_in + 1)
@@ -256,7 +241,7 @@ def _forward_step(plan, l, code, slope, f):
     w0, ws, a_in, a_out = plan.w_offsets[l], plan.w_strides[l], plan.act_offsets[l - 1], \
         plan.act_offsets[l]
 
-    @_device
+    @inlined
     def forward(theta, partials, W, acts, dw, t):
         cg, rg = t % CG, t // CG
         acc = cuda.local.array((R, C), f)
@@ -278,7 +263,7 @@ def _forward_step(plan, l, code, slope, f):
             if i < n_out:
                 for c in range(C):
                     z = acc[r, c]
-                    acts[uint64(a_out + i * TCP + cg + c * CG)] = z if last else _hidden(
+                    acts[uint64(a_out + i * TCP + cg + c * CG)] = z if last else hidden(
                         z, code, slope)
     return forward
 
@@ -290,7 +275,7 @@ def _gradient_step(plan, l, f):
     (R, S), (DR, DK) = plan.acc_shapes[l], plan.acc_groups[l]
     acc, dz, a0 = plan.acc_offsets[l], plan.act_offsets[l], plan.act_offsets[l - 1]
 
-    @_device
+    @inlined
     def gradient(theta, partials, W, acts, dw, t):
         dr, dk = t % DR, t // DR
         d = cuda.local.array(R, f)
@@ -317,7 +302,7 @@ def _delta_step(plan, l, code, slope, f):
     w0, ws, dz, a_prev = plan.w_offsets[l], plan.w_strides[l], plan.act_offsets[l], \
         plan.act_offsets[l - 1]
 
-    @_device
+    @inlined
     def delta(theta, partials, W, acts, dw, t):
         cg, rg = t % CG, t // CG
         acc = cuda.local.array((R, C), f)
@@ -339,7 +324,7 @@ def _delta_step(plan, l, code, slope, f):
             if k < n_out:
                 for c in range(C):
                     at = uint64(a_prev + k * TCP + cg + c * CG)
-                    acts[at] = _hidden_derivative(acc[r, c], acts[at], code, slope)
+                    acts[at] = hidden_derivative(acc[r, c], acts[at], code, slope)
     return delta
 
 
@@ -349,7 +334,7 @@ def _flush_step(plan, layout, l):
     (R, S), (DR, DK) = plan.acc_shapes[l], plan.acc_groups[l]
     acc, w_th, b_th = plan.acc_offsets[l], int(layout.w_off[l]), int(layout.b_off[l])
 
-    @_device
+    @inlined
     def flush(theta, partials, W, acts, dw, t):
         dr, dk = t % DR, t // DR
         for r in range(R):
@@ -365,7 +350,7 @@ def _load_step(plan):
     """The tile of X (columns ``j0 ..``; zeros past m) into ``A_0``."""
     n0, TC, TCP, T = plan.dims[0], plan.tile, plan.stride, plan.threads
 
-    @_device
+    @inlined
     def load(X, acts, j0, m, t):
         for col in range(t, TC, T):
             j = j0 + col
@@ -376,33 +361,35 @@ def _load_step(plan):
 
 def _output_step(plan, code):
     """Over ``Z_L``'s tile: ``dZ_L = g(Z_L) - Y`` (zero past m); returns this thread's sum
-    of the columns' losses when ``want_cost`` (as ``cuda_kernels.column_losses``)."""
+    of the columns' losses when ``want_cost`` (as ``layers.column_losses``)."""
     n, TC, T, TCP, out = plan.dims[-1], plan.tile, plan.threads, plan.stride, \
         plan.act_offsets[-1]
 
-    @_device
+    @inlined
+    def column_max(acts, col):
+        """The softmax shift of the tile's column ``col`` (``losses.column_max``)."""
+        zmax = acts[out + col]
+        for i in range(1, n):
+            zmax = max(zmax, acts[out + i * TCP + col])
+        return zmax
+
+    @inlined
     def column_loss(acts, Y, j, col):
         total = 0.0
         if code == SOFTMAX:
-            zmax = acts[out + col]
-            for i in range(1, n):
-                zmax = max(zmax, acts[out + i * TCP + col])
+            zmax = column_max(acts, col)
             s = 0.0
             for i in range(n):
-                s += math.exp(acts[out + i * TCP + col] - zmax)
-            lse = zmax + math.log(s)
+                s += losses.shifted_exp(acts[out + i * TCP + col], zmax)
+            lse = losses.log_sum_exp(zmax, s)
             for i in range(n):
-                total += Y[i, j] * (lse - acts[out + i * TCP + col])
+                total += losses.cross_entropy_term(acts[out + i * TCP + col], Y[i, j], lse)
         else:
             for i in range(n):
-                z, y = acts[out + i * TCP + col], Y[i, j]
-                if code == SIGMOID:
-                    total += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))
-                else:
-                    total += 0.5 * (z - y) * (z - y)
+                total += losses.entry_loss(acts[out + i * TCP + col], Y[i, j], code)
         return total
 
-    @_device
+    @inlined
     def output(acts, Y, j0, m, t, want_cost):
         loss = 0.0
         for col in range(t, TC, T):
@@ -414,12 +401,10 @@ def _output_step(plan, code):
             if want_cost:
                 loss += column_loss(acts, Y, j, col)
             if code == SOFTMAX:
-                zmax = acts[out + col]
-                for i in range(1, n):
-                    zmax = max(zmax, acts[out + i * TCP + col])
+                zmax = column_max(acts, col)
                 total = 0.0
                 for i in range(n):
-                    e = math.exp(acts[out + i * TCP + col] - zmax)
+                    e = losses.shifted_exp(acts[out + i * TCP + col], zmax)
                     acts[out + i * TCP + col] = e
                     total += e
                 for i in range(n):
@@ -547,15 +532,15 @@ def descend_kernel(entries, strands):
 
 # -- host side ------------------------------------------------------------------------
 
-class StreamedTrainer(_host._DeviceState):
+class StreamedTrainer(DeviceTrainer):
     """Gradient descent with the two kernels above; X, Y and theta stay on the device,
     and a ``run`` copies back only the two costs."""
 
     def __init__(self, parameters, X, Y, net, learning_rate):
-        if _current_plan(net.layer_dims, X.dtype) is None:
+        if current_plan(net.layer_dims, X.dtype) is None:
             raise ValueError(f"layer_dims: {list(net.layer_dims)} is too wide for the streamed "
                              f"formulation (its {X.dtype} weights and a tile of examples must "
-                             f"fit in {SHARED_BYTES} bytes of shared memory)")
+                             f"fit in {settings.SHARED_BYTES} bytes of shared memory)")
         self.dims, self.codes = tuple(net.layer_dims), tuple(int(c) for c in net.codes)
         self.m, self.dtype, self.slope = X.shape[1], X.dtype, float(net.slope)
         self.layout = Layout(net.layer_dims, 1)
@@ -566,35 +551,27 @@ class StreamedTrainer(_host._DeviceState):
         self.costs = cuda.device_array(2, np.float64)
         self.partials = None       # (NB, n_params + 1), allocated at the first run
 
-    def run(self, n_steps, want_last_cost):
-        """``n_steps`` iterations; returns the cost of the first and (if asked) the
-        last step, NaN otherwise."""
-        if n_steps < 1:
-            return math.nan, math.nan
+    def steps(self, n_steps, want_last_cost):
+        """Per iteration, ``streamed_kernel`` and ``descend_kernel``."""
         kernel, plan = streamed_kernel(self.dims, self.codes, self.slope, self.dtype,
-                                       ROW_GROUPS, COLUMN_GROUPS, COLUMNS_PER_THREAD)
-        blocks = BLOCKS or _host.resident_blocks(   # each block loops over its tiles
+                                       settings.ROW_GROUPS, settings.COLUMN_GROUPS,
+                                       settings.COLUMNS_PER_THREAD)
+        blocks = settings.BLOCKS or resident_blocks(   # each block loops over its tiles
             kernel, (typeof(self.theta), typeof(self.X), typeof(self.Y),
                      types.Array(types.float64, 2, "C"), types.boolean), plan.threads)
-        partials = self._partials(blocks, plan.n_params + 1)
-        descend = descend_kernel(REDUCE_ENTRIES, REDUCE_STRANDS)
-        reduce_grid = _ceil_div(plan.n_params + 1, REDUCE_ENTRIES)
+        partials = self.partials_for(blocks, plan.n_params + 1)
+        entries, strands = settings.REDUCE_ENTRIES, settings.REDUCE_STRANDS
+        descend = descend_kernel(entries, strands)
+        reduce_grid = _ceil_div(plan.n_params + 1, entries)
         inv_m = 1.0 / self.m
         for step in range(n_steps):
-            first, last = step == 0, bool(want_last_cost) and step == n_steps - 1
+            first, last = step == 0, want_last_cost and step == n_steps - 1
             kernel[blocks, plan.threads](self.theta, self.X, self.Y, partials, first or last)
-            descend[reduce_grid, REDUCE_ENTRIES * REDUCE_STRANDS](
+            descend[reduce_grid, entries * strands](
                 partials, self.theta, self.lr, inv_m, self.costs, first, last)
-        first, last = self.costs.copy_to_host()
-        return first, (last if want_last_cost else math.nan)
 
-    def _partials(self, blocks, width):
+    def partials_for(self, blocks, width):
+        """The ``(blocks, width)`` float64 buffer of kernel 1's sums (kept between runs)."""
         if self.partials is None or self.partials.shape != (blocks, width):
             self.partials = cuda.device_array((blocks, width), np.float64)
         return self.partials
-
-    def parameters(self):
-        return self.layout.unpack(self.theta.copy_to_host())
-
-    def _state(self):
-        return (self.theta,)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from deepjit.engines import vecmath
+from deepjit.engines.cpu import vecmath
 
 
 def elementwise(f):

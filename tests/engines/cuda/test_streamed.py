@@ -1,21 +1,19 @@
-"""engines/cuda_streamed.py (the fused kernel of the "streamed" cuda formulation) against
-cpu.DenseTrainer, in float64 (and float32 against cpu float32).
+"""engines/cuda/streamed.py (the fused kernel of the "streamed" cuda formulation) against
+the cpu's dense trainer, in float64 (and float32 against the cpu in float32).
 
 Runs under the CUDA simulator unless DEEPJIT_TEST_GPU=1.  The launch settings are patched
 tiny (blocks of 2 x 2 threads, tiles of 4 columns, 3 blocks, kernel 2 in blocks of 4
 entries x 2 strands), so m = 13 gives each block several tiles and a partial last tile,
 and m = 1 leaves two blocks without any tile.
 """
-import cuda_setup  # noqa: F401  (first: switches the CUDA simulator on)
-
-
+import cuda_setup
 import numpy as np
 import pytest
 from conftest import assert_params_rel, assert_rel, random_problem
 
-from deepjit.engines import cpu
 from deepjit.engines import cuda as engine
-from deepjit.engines import cuda_streamed as streamed
+from deepjit.engines.cpu.dense import DenseTrainer
+from deepjit.engines.cuda import settings, streamed
 
 cuda_setup.check_simulator(engine)
 
@@ -27,13 +25,13 @@ ARCHITECTURES = [
 ]
 LAUNCH = ("ROW_GROUPS", "COLUMN_GROUPS", "COLUMNS_PER_THREAD", "BLOCKS", "REDUCE_ENTRIES",
           "REDUCE_STRANDS")
-DEFAULT_LAUNCH = {name: getattr(streamed, name) for name in LAUNCH}
+DEFAULT_LAUNCH = {name: getattr(settings, name) for name in LAUNCH}
 
 
 @pytest.fixture(autouse=True)
 def tiny_launches(monkeypatch):
     for name, value in zip(LAUNCH, (2, 2, 2, 3, 4, 2)):
-        monkeypatch.setattr(streamed, name, value)
+        monkeypatch.setattr(settings, name, value)
 
 
 def trainers(dims, hidden, output, m=13, dtype=np.float64, seed=0):
@@ -41,7 +39,7 @@ def trainers(dims, hidden, output, m=13, dtype=np.float64, seed=0):
     net, params, X, Y = random_problem(seed, dims, hidden, output, m=m, slope=0.05)
     X, Y = X.astype(dtype), Y.astype(dtype)
     return (streamed.StreamedTrainer(params, X, Y, net, 0.3),
-            cpu.DenseTrainer(params, X, Y, net, 0.3))
+            DenseTrainer(params, X, Y, net, 0.3))
 
 
 def last_gradients(trainer):
@@ -105,14 +103,14 @@ def test_state_methods():
 
 def test_supports_narrow_networks_only(monkeypatch):
     for name, value in DEFAULT_LAUNCH.items():
-        monkeypatch.setattr(streamed, name, value)
+        monkeypatch.setattr(settings, name, value)
     for dtype in (np.float32, np.float64):
         assert streamed.supports([30, 64, 32, 1], dtype)
         assert streamed.supports([2, 1], dtype)
         assert not streamed.supports([30, 200, 1], dtype)           # too wide
         assert not streamed.supports([100, 100, 100, 1], dtype)     # weights > shared memory
     plan = streamed.tile_plan((30, 64, 32, 1), np.dtype(np.float32), 8, 8, 6)
-    assert plan.shared_bytes <= streamed.SHARED_BYTES and plan.columns >= 2
+    assert plan.shared_bytes <= settings.SHARED_BYTES and plan.columns >= 2
 
 
 def test_a_network_beyond_shared_memory_is_a_value_error():     # float64 weights > 48 KB
@@ -126,17 +124,19 @@ def test_a_network_beyond_shared_memory_is_a_value_error():     # float64 weight
 # used (the register tiles and gradient accumulators were promoted to registers).
 # Needs the CUDA toolkit's compiler libraries (pip install 'deepjit[cuda]'), else skipped.
 COMPILE_FOR_REAL_GPU = """
-from deepjit.engines import cuda_streamed as s
+from deepjit.engines.cuda import settings
+from deepjit.engines.cuda import streamed as s
 P = types.Array(types.float64, 2, "C")
 for dtype in (np.float32, np.float64):
     f = from_dtype(np.dtype(dtype))
     V, M = types.Array(f, 1, "C"), types.Array(f, 2, "C")
     kernel, plan = s.streamed_kernel((30, 64, 32, 1), (3, 3, 1), 0.01, np.dtype(dtype),
-                                     s.ROW_GROUPS, s.COLUMN_GROUPS, s.COLUMNS_PER_THREAD)
+                                     settings.ROW_GROUPS, settings.COLUMN_GROUPS,
+                                     settings.COLUMNS_PER_THREAD)
     ptx, _, _ = check_launchable(kernel, (V, M, M, P, types.boolean), plan.threads)
     if ".local" in ptx:
         print("LOCAL MEMORY in kernel 1,", np.dtype(dtype))
-    descend = s.descend_kernel(s.REDUCE_ENTRIES, s.REDUCE_STRANDS)
+    descend = s.descend_kernel(settings.REDUCE_ENTRIES, settings.REDUCE_STRANDS)
     cuda.compile_ptx(descend.py_func, (P, V, f, types.float64, types.float64[::1],
                                        types.boolean, types.boolean), cc=(9, 0))
 print("COMPILED")

@@ -1,7 +1,7 @@
 """The "examples" formulation of the cuda engine, on the whole GPU: the cat workload
 (X : (12288, 209), [12288, 20, 7, 5, 1]).
 
-The first layer is carried in example space as in ``cpu.ExampleSpaceTrainer``:
+The first layer is carried in example space as on the cpu (``cpu/examples.py``):
 ``P = W1 X``, ``G = X^T X`` and ``S = sum dZ1`` (float64), ``P <- P - (lr/m) dZ1 G``;
 W1 itself stays W1_0 until ``parameters()`` rebuilds it.  The rest of the network is
 tiny, so one launch runs a whole chunk of iterations (``examples_kernel``), each in two
@@ -14,30 +14,29 @@ phases with a grid-wide barrier after each (a cooperative launch):
    the blocks: column j of P (``n_1`` dot products with ``G[:, j]``), and the gradient
    tasks (``gradient_tasks``: a row of some dW_l, or all of some db_l), each followed
    by the update of its entries of theta.  A block sums its dot products in a fixed
-   order (``_block_dots``), so results are bitwise reproducible.
+   order (``block_dots``), so results are bitwise reproducible.
 
-Arrays: ``theta`` (``cpu.Layout`` order), and one flat ``work`` buffer in the model dtype
+Arrays: ``theta`` (``engines/layout.py`` order), and one flat ``work`` buffer in the model dtype
 holding, in rows of m, the activations A_1 .. A_L (at ``Layout.a_off``), Z_L, the deltas
 dZ_1 .. dZ_L (at ``d_off``) and a row of ones (for the bias sums).  The CUDA simulator
-runs one block (its grid barrier is a block barrier).
+runs one block (its grid barrier is a block barrier).  Launch settings:
+``EXAMPLES_THREADS`` and ``EXAMPLES_ROWS_MAX`` in ``settings.py``.
 """
 import functools
-import math
 
 import numpy as np
-
-from . import cuda as _host     # first: numpy 2.5's np.row_stack shim for numba-cuda
 from numba import cuda, float64, typeof
 
-from .cpu import Layout, example_space_W1, example_space_start
-from .cuda_kernels import (_block_sum, _column_loss, _delta_back, _dense_layer, _hidden,
-                           _output_column, bounded_jit)
+from .. import example_space
+from ..layout import Layout
+from . import settings
+from .compiler import bounded_jit
+from .dense_block import delta_back, dense_layer
+from .device import DeviceTrainer, resident_blocks
+from .layers import block_sum, column_loss, hidden, output_column
 
-THREADS = 128     # per block (a power of two)
-ROWS_MAX = 32     # dot products a thread carries at once (registers; shared ROWS x THREADS)
 
-
-def _block_dots(rows, threads):
+def block_dots(rows, threads):
     """A device function ``(A, a0, n_rows, B, b0, n, partial)``: ``partial[r, 0] =
     sum_q A[a0 + r n + q] B[b0 + q]`` for ``r < n_rows <= rows``, in float64: each thread
     takes every ``threads``-th q for all rows (``rows`` registers), then a tree over the
@@ -78,7 +77,7 @@ def examples_kernel(threads, rows):
     b_L (in ``theta``); ``tasks : (n_g, 4)`` (``gradient_tasks``); ``losses : (m,)``
     scratch; ``columns``: the columns per block.  ``costs[0]`` gets the first step's
     cost, ``costs[1]`` the last's if asked."""
-    dots = _block_dots(rows, threads)
+    dots = block_dots(rows, threads)
 
     @bounded_jit(threads)
     def examples_steps(theta, grad, dims, w_off, b_off, a_off, d_off, codes, slope, P, GT,
@@ -102,24 +101,24 @@ def examples_kernel(threads, rows):
                 at = (z_off if L == 1 else a_off[1]) + i * m + j
                 work[at] = P[i, j]                 # rounded to the dtype, as on the cpu
                 if L > 1:
-                    work[at] = _hidden(work[at] + theta[b_off[1] + i], codes[0], slope)
+                    work[at] = hidden(work[at] + theta[b_off[1] + i], codes[0], slope)
             cuda.syncthreads()
             for l in range(2, L + 1):
-                _dense_layer(theta, w_off[l], b_off[l], dims[l], dims[l - 1], work,
-                             a_off[l - 1], a_off[l] if l < L else z_off, m, j0, width,
-                             codes[l - 1], slope, l < L)
+                dense_layer(theta, w_off[l], b_off[l], dims[l], dims[l - 1], work,
+                            a_off[l - 1], a_off[l] if l < L else z_off, m, j0, width,
+                            codes[l - 1], slope, l < L)
                 cuda.syncthreads()
             for j in range(j0 + t, j0 + width, threads):
-                _output_column(ZL, bL, codes[L - 1], AL, j)
+                output_column(ZL, bL, codes[L - 1], AL, j)
                 if want_cost:
-                    losses[j] = _column_loss(ZL, Y, codes[L - 1], j)
+                    losses[j] = column_loss(ZL, Y, codes[L - 1], j)
                 for i in range(n_out):
                     work[d_off[L] + i * m + j] = AL[i, j] - Y[i, j]
             cuda.syncthreads()
             for l in range(L, 1, -1):
-                _delta_back(theta, w_off[l], dims[l], dims[l - 1], work, d_off[l], work,
-                            a_off[l - 1], work, d_off[l - 1], m, j0, width, codes[l - 2],
-                            slope)
+                delta_back(theta, w_off[l], dims[l], dims[l - 1], work, d_off[l], work,
+                           a_off[l - 1], work, d_off[l - 1], m, j0, width, codes[l - 2],
+                           slope)
                 cuda.syncthreads()
             for k in range(t, n1 * width, threads):
                 i = k // width
@@ -131,7 +130,7 @@ def examples_kernel(threads, rows):
                 total = 0.0
                 for j in range(t, m, threads):
                     total += losses[j]
-                cost = _block_sum(partial[0], total) / m
+                cost = block_sum(partial[0], total) / m
                 if step == 0:
                     costs[0] = cost
                 if want_last_cost and step == n_steps - 1:
@@ -182,7 +181,7 @@ def gradient_tasks(dims, m, layout, d_off, ones_off):
     return np.array(tasks, dtype=np.int64)
 
 
-class ExamplesTrainer(_host._DeviceState):
+class ExamplesTrainer(DeviceTrainer):
     """The example-space formulation with ``examples_kernel``: X never leaves the host
     after G and P are formed; a ``run`` is one launch and copies back the two costs."""
 
@@ -192,9 +191,9 @@ class ExamplesTrainer(_host._DeviceState):
         self.layout, self.X, self.m = layout, X, m
         theta = layout.pack(parameters, dtype)
         self.W1_0 = layout.view(theta, 1, "W").copy()
-        G, P = example_space_start(self.W1_0, X)
+        G, P = example_space.start(self.W1_0, X)
         self.lr, self.slope = dtype.type(learning_rate), dtype.type(net.slope)
-        self.rows = min(ROWS_MAX, max(dims[1:]))
+        self.rows = min(settings.EXAMPLES_ROWS_MAX, max(dims[1:]))
         work = np.zeros(size, dtype)
         work[ones_off:] = 1
         tasks = gradient_tasks(dims, m, layout, d_off, ones_off)
@@ -213,34 +212,30 @@ class ExamplesTrainer(_host._DeviceState):
                        self.theta[layout.b_off[L]:layout.b_off[L] + n_out].reshape(n_out, 1))
         self.grids = {}             # threads per block: blocks (at the first run)
 
-    def run(self, n_steps, want_last_cost):
-        """``n_steps`` iterations in one launch; the costs of the first and (if asked)
-        the last step, NaN otherwise."""
-        if n_steps < 1:
-            return math.nan, math.nan
-        threads = THREADS
+    def steps(self, n_steps, want_last_cost):
+        """One launch of ``examples_kernel``."""
+        threads = settings.EXAMPLES_THREADS
         kernel = examples_kernel(threads, self.rows)
         if threads not in self.grids:   # a block per task (m + n_g), all resident at once
-            signature = [typeof(a) for a in self._arguments(0, n_steps, want_last_cost)]
+            signature = [typeof(a) for a in self.arguments(0, n_steps, want_last_cost)]
             self.grids[threads] = min(self.m + self.tasks.shape[0],
-                                      _host.resident_blocks(kernel, signature, threads))
+                                      resident_blocks(kernel, signature, threads))
         blocks = self.grids[threads]
-        kernel[blocks, threads](*self._arguments(-(-self.m // blocks), n_steps,
-                                                 want_last_cost))
-        first, last = self.costs.copy_to_host()
-        return first, (last if want_last_cost else math.nan)
+        kernel[blocks, threads](*self.arguments(-(-self.m // blocks), n_steps,
+                                                want_last_cost))
 
-    def _arguments(self, columns, n_steps, want_last_cost):
+    def arguments(self, columns, n_steps, want_last_cost):
         return (self.theta, self.grad, *self.offsets, self.codes, self.slope, self.P,
                 self.GT, self.S, self.Y, self.work, *self.output, self.tasks, self.losses,
-                self.costs, self.lr, columns, n_steps, bool(want_last_cost))
+                self.costs, self.lr, columns, n_steps, want_last_cost)
 
     def parameters(self):
         params = self.layout.unpack(self.theta.copy_to_host())
-        params["W1"] = example_space_W1(self.W1_0, self.lr, self.S.copy_to_host(), self.X)
+        params["W1"] = example_space.first_layer_weights(self.W1_0, self.lr,
+                                                         self.S.copy_to_host(), self.X)
         return params
 
-    def _state(self):
+    def training_state(self):
         """What training changes: theta from b1 on (W1, its first slot, is carried by P
         and S), P and S."""
         return self.theta[self.layout.b_off[1]:], self.P, self.S

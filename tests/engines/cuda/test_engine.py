@@ -4,12 +4,11 @@ state methods, and the clear error without a GPU.
 Runs under the CUDA simulator (no GPU needed) unless DEEPJIT_TEST_GPU=1; the simulator
 is slow, so the networks are tiny and the runs a few iterations long.
 """
-import cuda_setup  # noqa: F401  (first: switches the CUDA simulator on)
-
 import os
 import subprocess
 import sys
 
+import cuda_setup
 import numpy as np
 import pytest
 from conftest import assert_params_rel, assert_rel, numpy_descent, random_problem
@@ -18,9 +17,8 @@ from test_gradients import finite_differences, problem_away_from_kinks
 from deepjit import Model, TrainingDiverged, datasets
 from deepjit.compat import dnn_app_utils_v3, planar_utils
 from deepjit.engines import cuda as engine
-from deepjit.engines import cuda_examples as examples
-from deepjit.engines import cuda_streamed as streamed
 from deepjit.engines import reference
+from deepjit.engines.cuda import compiler, dense, dense_block, device, examples, settings
 
 cuda_setup.check_simulator(engine)
 
@@ -34,15 +32,12 @@ ARCHITECTURES = [
 
 @pytest.fixture(autouse=True)
 def small_launches(monkeypatch):
-    monkeypatch.setattr(engine, "THREADS_PER_BLOCK", 8)
-    monkeypatch.setattr(engine, "MAX_BLOCKS", 4)
-    monkeypatch.setattr(engine, "TILE", 4)
-    monkeypatch.setattr(engine, "BLOCK_THREADS", 8)
-    monkeypatch.setattr(examples, "THREADS", 8)
-    monkeypatch.setattr(examples, "ROWS_MAX", 3)        # 5 rows of P: groups of 3 and 2
-    for name, value in [("ROW_GROUPS", 2), ("COLUMN_GROUPS", 2), ("COLUMNS_PER_THREAD", 2),
+    for name, value in [("THREADS_PER_BLOCK", 8), ("MAX_BLOCKS", 4), ("TILE", 4),
+                        ("BLOCK_THREADS", 8), ("EXAMPLES_THREADS", 8),
+                        ("EXAMPLES_ROWS_MAX", 3),     # 5 rows of P: groups of 3 and 2
+                        ("ROW_GROUPS", 2), ("COLUMN_GROUPS", 2), ("COLUMNS_PER_THREAD", 2),
                         ("BLOCKS", 3), ("REDUCE_ENTRIES", 4), ("REDUCE_STRANDS", 2)]:
-        monkeypatch.setattr(streamed, name, value)
+        monkeypatch.setattr(settings, name, value)
 
 
 # the cuda trainers: (Model formulation, BLOCK_MAX_WORK); 0 sends "dense" to the host loop
@@ -54,7 +49,7 @@ TRAINERS = {"host loop": ("dense", 0), "dense block": ("dense", None),
 def formulation(request, monkeypatch):
     name, max_work = TRAINERS[request.param]
     if max_work is not None:
-        monkeypatch.setattr(engine, "BLOCK_MAX_WORK", max_work)
+        monkeypatch.setattr(settings, "BLOCK_MAX_WORK", max_work)
     return name
 
 
@@ -97,7 +92,7 @@ def test_gradients_match_central_differences(dims, hidden, output, formulation):
 @pytest.mark.parametrize("dims, hidden, output", ARCHITECTURES[:2])
 def test_gradients_match_the_numpy_oracle(dims, hidden, output):
     net, params, X, Y = random_problem(3, dims, hidden, output, m=9, slope=0.05)
-    trainer = engine.DenseTrainer(params, X, Y, net, 0.1)
+    trainer = dense.DenseTrainer(params, X, Y, net, 0.1)
     first, _ = trainer.run(1, False)
     As, ZL = reference.forward(params, X, net)
     expected = reference.backward(params, As, Y, net)
@@ -150,17 +145,19 @@ def test_auto_formulation_on_the_gpu(monkeypatch):
     assert engine.choose_formulation([2, 4, 1], 400, 100) == "dense"     # one block
     assert engine.choose_formulation([12288, 20, 1], 2000, 2500) == "examples"
     assert engine.choose_formulation([12288, 20, 1], 4000, 2500) == "dense"   # too many m
-    assert engine.block_work([2, 4, 1], 400) == 3 * 400 * 12
+    assert dense_block.block_work([2, 4, 1], 400) == 3 * 400 * 12
 
 
 def test_dense_formulation_runs_in_one_block_only_when_small():
     net, params, X, Y = random_problem(0, [2, 4, 1], m=400)
-    assert type(engine.Trainer(params, X, Y, net, 0.1, "dense")) is engine.BlockTrainer
+    trainer = engine.make_trainer(params, X, Y, net, 0.1, formulation="dense")
+    assert type(trainer) is dense_block.BlockTrainer
     net, params, X, Y = random_problem(0, [30, 64, 32, 1], m=1000)
-    assert type(engine.Trainer(params, X, Y, net, 0.1, "dense")) is engine.DenseTrainer
+    trainer = engine.make_trainer(params, X, Y, net, 0.1, formulation="dense")
+    assert type(trainer) is dense.DenseTrainer
     net, params, X, Y = random_problem(0, [3, 1])
     with pytest.raises(ValueError, match="formulation"):
-        engine.Trainer(params, X, Y, net, 0.1, "sparse")
+        engine.make_trainer(params, X, Y, net, 0.1, formulation="sparse")
 
 
 def test_float32_training_matches_cpu_engine(formulation):
@@ -172,9 +169,16 @@ def test_float32_training_matches_cpu_engine(formulation):
     assert_rel(gpu.final_cost_, cpu.final_cost_, rtol=1e-5)
 
 
+def test_no_steps_run_nothing_and_give_nan(formulation):
+    net, params, X, Y = random_problem(1, [3, 2, 1], "tanh", "sigmoid", m=5)
+    trainer = engine.make_trainer(params, X, Y, net, 0.5, formulation=formulation)
+    assert all(np.isnan(cost) for cost in trainer.run(0, True))
+    assert_params_rel(trainer.parameters(), params, rtol=0)
+
+
 def test_trainer_state_methods(formulation):
     net, params, X, Y = random_problem(1, [3, 2, 1], "tanh", "sigmoid", m=5)
-    trainer = engine.Trainer(params, X, Y, net, 0.5, formulation)
+    trainer = engine.make_trainer(params, X, Y, net, 0.5, formulation=formulation)
     before = trainer.snapshot()
     first, last = trainer.run(1, False)
     assert np.isfinite(first) and np.isnan(last)
@@ -207,8 +211,9 @@ def test_compat_functions_run_on_the_gpu(monkeypatch, capsys):
     parameters and printed costs as on the cpu engine."""
     rng = np.random.default_rng(5)
     X, Y = rng.standard_normal((6, 5)), (rng.random((1, 5)) < 0.5).astype(float)
-    on_gpu, trainer = [], engine.Trainer
-    monkeypatch.setattr(engine, "Trainer", lambda *a, **k: on_gpu.append(1) or trainer(*a, **k))
+    on_gpu, trainer = [], engine.make_trainer
+    monkeypatch.setattr(engine, "make_trainer",
+                        lambda *a, **k: on_gpu.append(1) or trainer(*a, **k))
     runs = {}
     for engine_name in ("cuda", "cpu"):
         runs[engine_name] = dnn_app_utils_v3.L_layer_model(
@@ -298,7 +303,7 @@ def test_resident_blocks_asks_the_compiled_kernel(monkeypatch):
             assert signature == ("float32[::1]", "bool")
             return Compiled()
 
-    assert engine.resident_blocks(Kernel(), ["float32[::1]", "bool"], 64) == 1
-    monkeypatch.setattr(engine, "SIMULATOR", False)
-    assert engine.resident_blocks(Kernel(), ["float32[::1]", "bool"], 64) == 16
-    assert engine.resident_blocks(Kernel(), ["float32[::1]", "bool"], 2048) == 1
+    assert device.resident_blocks(Kernel(), ["float32[::1]", "bool"], 64) == 1
+    monkeypatch.setattr(compiler, "SIMULATOR", False)
+    assert device.resident_blocks(Kernel(), ["float32[::1]", "bool"], 64) == 16
+    assert device.resident_blocks(Kernel(), ["float32[::1]", "bool"], 2048) == 1
