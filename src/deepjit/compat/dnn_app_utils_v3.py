@@ -14,6 +14,8 @@ global legacy generator, seeded as the course seeds it), and the same printed li
 - The step functions (``linear_forward`` ... ``L_model_backward``) return the course's
   caches and gradient dicts, computed with the cpu engine's Numba kernels.
 """
+import functools
+
 import numpy as np
 
 from . import _common
@@ -27,6 +29,7 @@ __all__ = ["sigmoid", "relu", "relu_backward", "sigmoid_backward", "load_data",
            "L_layer_model", "plot_costs"]
 
 COST_EVERY = 100
+ACTIVATIONS = {"sigmoid": SIGMOID, "relu": RELU}
 
 
 # -- activations ---------------------------------------------------------------------------
@@ -43,21 +46,23 @@ def relu(Z):
 
 def relu_backward(dA, cache):
     """``dZ = dA`` except where ``Z <= 0`` (0 there); ``cache = Z``."""
-    if np.isnan(cache).any():   # the course keeps dA where Z is NaN; the kernel zeroes it
-        return _relu_gradient(dA, cache)
-    return _common.activation_gradient(dA, cache, RELU, _relu_gradient)
+    return _common.relu_gradient(dA, cache, _relu_gradient)
 
 
 def sigmoid_backward(dA, cache):
     """``dZ = dA * s * (1 - s)`` with ``s = sigmoid(Z)``; ``cache = Z``."""
-    s, _ = sigmoid(cache)
-    return _common.activation_gradient(dA, s, SIGMOID, lambda dA, s: dA * s * (1 - s))
+    return _common.sigmoid_gradient(dA, cache, _sigmoid_gradient)
 
 
 def _relu_gradient(dA, Z):
     dZ = np.array(dA, copy=True)
     dZ[Z <= 0] = 0
     return dZ
+
+
+def _sigmoid_gradient(dA, Z):
+    s = 1 / (1 + np.exp(-Z))
+    return dA * s * (1 - s)
 
 
 # -- data and initialisation ---------------------------------------------------------------
@@ -100,14 +105,15 @@ def linear_forward(A, W, b):
 def linear_activation_forward(A_prev, W, b, activation):
     """``A = g(W A_prev + b)`` with g "sigmoid" or "relu"; returns
     ``(A, ((A_prev, W, b), Z))``."""
-    Z, linear_cache = linear_forward(A_prev, W, b)
-    if activation == "sigmoid":
-        A, activation_cache = sigmoid(Z)
-    elif activation == "relu":
-        A, activation_cache = relu(Z)
-    else:
+    if activation not in ACTIVATIONS:
         raise ValueError(f"activation: expected 'sigmoid' or 'relu', got {activation!r}")
-    return A, (linear_cache, activation_cache)
+    layer = _common.dense(A_prev, W, b, ACTIVATIONS[activation])
+    if layer is None:
+        Z, _ = linear_forward(A_prev, W, b)
+        A, _ = sigmoid(Z) if activation == "sigmoid" else relu(Z)
+    else:
+        Z, A = layer
+    return A, ((A_prev, W, b), Z)
 
 
 def L_model_forward(X, parameters):
@@ -129,8 +135,12 @@ def L_model_forward(X, parameters):
 def compute_cost(AL, Y):
     """Mean binary cross-entropy as a 0-d array."""
     m = Y.shape[1]
-    cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
-    return np.squeeze(cost)
+    sums = _common.cross_entropy(AL, Y) if np.shape(AL)[:1] == (1,) else None
+    if sums is None:
+        cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
+        return np.squeeze(cost)
+    positive, negative = sums
+    return np.array((1. / m) * (-positive - negative), dtype=np.result_type(AL, Y))
 
 
 # -- backward ------------------------------------------------------------------------------
@@ -155,27 +165,36 @@ def linear_activation_backward(dA, cache, activation):
 
 def L_model_backward(AL, Y, caches):
     """Gradients ``{"dA{L-1}", "dWL", "dbL", ..., "dA0", "dW1", "db1"}`` from
-    ``dAL = -(Y/AL - (1-Y)/(1-AL))``; caches a list or tuple."""
-    grads = {}
+    ``dAL = -(Y/AL - (1-Y)/(1-AL))``; caches a list or tuple.  ``dA0``, the gradient with
+    respect to X, is computed when first read (see :class:`._common.Gradients`)."""
+    grads = _common.Gradients()
     L = len(caches)
     Y = Y.reshape(AL.shape)
-    dAL = - (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
-    grads["dA" + str(L - 1)], grads["dW" + str(L)], grads["db" + str(L)] = \
-        linear_activation_backward(dAL, caches[L - 1], "sigmoid")
-    for l in reversed(range(L - 1)):
-        dA_prev, dW, db = linear_activation_backward(grads["dA" + str(l + 1)], caches[l], "relu")
-        grads["dA" + str(l)] = dA_prev
-        grads["dW" + str(l + 1)] = dW
-        grads["db" + str(l + 1)] = db
+    dZ = _common.output_gradient(AL, Y, caches[L - 1][1], _output_gradient)
+    for l in reversed(range(L)):
+        (A_prev, W, b), Z = caches[l]
+        if l < L - 1:
+            dZ = relu_backward(grads["dA" + str(l + 1)], Z)
+        if l == 0 and type(W) is np.ndarray:
+            grads.defer("dA0", functools.partial(_common.input_gradient, W.copy(), dZ))
+            grads["dW1"], grads["db1"] = _common.weight_gradients(dZ, A_prev)
+        else:
+            grads["dA" + str(l)], grads["dW" + str(l + 1)], grads["db" + str(l + 1)] = \
+                linear_backward(dZ, (A_prev, W, b))
     return grads
+
+
+def _output_gradient(AL, Y, ZL):
+    dAL = - (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+    return sigmoid_backward(dAL, ZL)
 
 
 def update_parameters(parameters, grads, learning_rate):
     """One gradient step; updates the dict in place (new arrays) and returns it."""
     L = len(parameters) // 2
     for l in range(1, L + 1):
-        parameters["W" + str(l)] = parameters["W" + str(l)] - learning_rate * grads["dW" + str(l)]
-        parameters["b" + str(l)] = parameters["b" + str(l)] - learning_rate * grads["db" + str(l)]
+        for name in ("W" + str(l), "b" + str(l)):
+            parameters[name] = _common.step(parameters[name], grads["d" + name], learning_rate)
     return parameters
 
 

@@ -16,6 +16,7 @@ import copy
 import numpy as np
 
 from . import _common
+from ..activations import SIGMOID
 
 __all__ = ["load_dataset", "sigmoid", "initialize_with_zeros", "propagate", "optimize",
            "predict", "model"]
@@ -31,7 +32,7 @@ def load_dataset(path=None):
 
 
 def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
+    return _common.activate(z, SIGMOID, lambda z: 1 / (1 + np.exp(-z)))
 
 
 def initialize_with_zeros(dim):
@@ -42,6 +43,10 @@ def initialize_with_zeros(dim):
 def propagate(w, b, X, Y):
     """Cost and gradients of logistic regression: returns ``({"dw", "db"}, cost)``,
     ``dw : (dim, 1)``, ``db`` and ``cost`` scalars (cost a 0-d array)."""
+    fused = _common.logistic_propagate(w, b, X, Y)
+    if fused is not None:
+        dw, db, cost = fused
+        return {"dw": dw, "db": np.float64(db)}, np.array(cost)
     m = X.shape[1]
     A = sigmoid(np.dot(w.T, X) + b)
     cost = -1 / m * np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A))
