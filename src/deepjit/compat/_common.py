@@ -17,6 +17,7 @@ from .. import Model
 from ..activations import LINEAR, RELU
 from ..datasets import load_catvnoncat
 from ..engines import ENGINES
+from ..validation import as_matrix
 from . import _kernels
 
 ENGINE_VARIABLE = "DEEPJIT_ENGINE"
@@ -44,9 +45,10 @@ def train(parameters, X, Y, hidden, learning_rate, num_iterations, record_every,
           on_record=None, engine=None):
     """Gradient descent from the course's initial ``parameters`` on a compiled engine.
 
-    Runs through :meth:`deepjit.Model.fit`, so the engine's fastest exact formulation is
-    used.  ``on_record(i, cost)`` is called at iterations 0, record_every, ... as they
-    are reached.  Returns the fitted :class:`deepjit.Model` (``costs_`` holds the
+    Runs as :meth:`deepjit.Model.fit` does, so the engine's fastest exact formulation is
+    used, but on any real-valued ``Y`` (the course's functions train on it) where
+    ``fit`` wants 0/1 labels.  ``on_record(i, cost)`` is called at iterations 0,
+    record_every, ... as they are reached.  Returns the fitted :class:`deepjit.Model` (``costs_`` holds the
     recorded costs, ``final_cost_`` the last iteration's)."""
     model = Model.from_parameters(parameters, hidden_activation=hidden, output="sigmoid",
                                   engine=engine_name(engine))
@@ -55,8 +57,9 @@ def train(parameters, X, Y, hidden, learning_rate, num_iterations, record_every,
         if i % record_every == 0:
             on_record(i, cost)
 
-    model.fit(X, Y, learning_rate, num_iterations, on_cost if on_record else False,
-              record_every)
+    targets = as_matrix("Y", Y, rows=model.net.layer_dims[-1], dtype=model.dtype)
+    model._fit_targets(model._check_X(X), targets, learning_rate, num_iterations,
+                       on_cost if on_record else False, record_every, None)
     return model
 
 
