@@ -226,12 +226,12 @@ def print_mislabeled_images(classes, X, y, p):
                   + classes[y[0, index]].decode("utf-8"))
 
 
-def plot_costs(costs, learning_rate=0.0075):
+def plot_costs(costs, learning_rate=0.0075, _xlabel="iterations (per hundreds)"):
     """The application notebook's learning curve (one point per 100 iterations)."""
     import matplotlib.pyplot as plt
     plt.plot(np.squeeze(costs))
     plt.ylabel("cost")
-    plt.xlabel("iterations (per hundreds)")
+    plt.xlabel(_xlabel)
     plt.title("Learning rate =" + str(learning_rate))
     plt.show()
 
@@ -243,10 +243,9 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     """LINEAR -> RELU -> LINEAR -> SIGMOID from ``initialize_parameters`` (seed 1,
     ``* 0.01``); ``layers_dims = (n_x, n_h, n_y)``.  Returns ``(parameters, costs)``,
     costs (0-d arrays) at iterations 0, 100, ...  Prints as ``_train_deep`` says."""
-    np.random.seed(1)
     (n_x, n_h, n_y) = layers_dims
-    parameters = initialize_parameters(n_x, n_h, n_y)
-    return _train_deep(parameters, X, Y, learning_rate, num_iterations, print_cost, engine)
+    return _train_deep(initialize_parameters(n_x, n_h, n_y), X, Y, learning_rate,
+                       num_iterations, print_cost, engine)
 
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
@@ -254,23 +253,26 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
     """[LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID from ``initialize_parameters_deep``
     (seed 1).  Returns ``(parameters, costs)``, costs (0-d arrays) at iterations 0,
     100, ...  Prints as ``_train_deep`` says."""
-    np.random.seed(1)
-    parameters = initialize_parameters_deep(layers_dims)
-    return _train_deep(parameters, X, Y, learning_rate, num_iterations, print_cost, engine)
+    return _train_deep(initialize_parameters_deep(layers_dims), X, Y, learning_rate,
+                       num_iterations, print_cost, engine)
 
 
-def _train_deep(parameters, X, Y, learning_rate, num_iterations, print_cost, engine):
-    """The notebook's loop on a compiled engine.  Prints ``Cost after iteration i: cost``
-    as the notebook's ``if print_cost and i % 100 == 0 or i == num_iterations - 1``
-    does: every 100 iterations when ``print_cost``, and the last iteration always (the
-    notebook's own test cells show that line with ``print_cost=False``)."""
+def _train_deep(parameters, X, Y, learning_rate, num_iterations, print_cost, engine,
+                print_line=None, print_last=True):
+    """The notebook's loop on a compiled engine; returns ``(parameters, costs)``.  Prints
+    ``print_line(i, cost)`` (by default ``Cost after iteration i: cost``) as the
+    notebook's ``if print_cost and i % 100 == 0 or i == num_iterations - 1`` does: every
+    100 iterations when ``print_cost``, and the last iteration always (the notebook's
+    own test cells show that line with ``print_cost=False``) unless ``print_last`` is
+    False."""
+    print_line = print_line or _print_cost
     if _common.check_iterations(num_iterations) == 0:
         return parameters, []
     model = _common.train(parameters, X, Y, "relu", learning_rate, num_iterations,
-                          COST_EVERY, _print_cost if print_cost else None, engine)
+                          COST_EVERY, print_line if print_cost else None, engine)
     last = model.n_iter_ - 1
-    if not model.interrupted_ and not (print_cost and last % COST_EVERY == 0):
-        _print_cost(last, model.final_cost_)
+    if print_last and not model.interrupted_ and not (print_cost and last % COST_EVERY == 0):
+        print_line(last, model.final_cost_)
     return model.parameters, [np.array(cost) for cost in model.costs_]
 
 

@@ -123,9 +123,13 @@ def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, *, engine=None):
     """Seeds the global generator with 3, initialises with ``initialize_parameters`` and
     trains at learning rate 1.2 on a compiled engine; prints the cost every 1000
     iterations (``%f``) when ``print_cost``.  Returns the parameters."""
+    return _nn_model(X, Y, n_h, num_iterations, print_cost, engine, initialize_parameters)
+
+
+def _nn_model(X, Y, n_h, num_iterations, print_cost, engine, initialize):
     np.random.seed(3)
     n_x, _, n_y = layer_sizes(X, Y)
-    parameters = initialize_parameters(n_x, n_h, n_y)
+    parameters = initialize(n_x, n_h, n_y)
     if _common.check_iterations(num_iterations) == 0:
         return parameters
     model = _common.train(parameters, X, Y, "tanh", 1.2, num_iterations, COST_EVERY,
