@@ -12,7 +12,9 @@ global legacy generator, seeded as the course seeds it), and the same printed li
   "cuda"), or the keyword-only ``engine=`` argument.  Training that produces NaN or inf
   raises :class:`deepjit.TrainingDiverged` instead of carrying on with NaN.
 - The step functions (``linear_forward`` ... ``L_model_backward``) return the course's
-  caches and gradient dicts, computed with the cpu engine's Numba kernels.
+  caches and gradient dicts, computed without copying their inputs (any memory layout):
+  BLAS for the products, then one fused Numba pass (:mod:`._kernels`).
+  ``L_model_backward`` computes ``dA0`` when it is first read.
 """
 import functools
 
