@@ -330,7 +330,8 @@ def time_loops(args, np, cat_X, cat_Y, course):
     dims, lr = [12288, 20, 7, 5, 1], 0.0075
     helpers = {"course's numpy helpers": SimpleNamespace(**course), "deepjit.compat helpers": dnn}
     printed, seconds, finals = {}, {name: [] for name in helpers}, {}
-    learner_L_layer_model(dnn, cat_X, cat_Y, dims, lr, 2)   # compile
+    with contextlib.redirect_stdout(io.StringIO()):         # compile
+        learner_L_layer_model(dnn, cat_X, cat_Y, dims, lr, 2)
     for _ in range(args.repeats):
         for name, h in helpers.items():
             out = io.StringIO()

@@ -52,6 +52,9 @@ def test_activations_in_any_layout(layout, shape):
     np.testing.assert_array_equal(dnn.relu(Zl)[0], np.maximum(0, Z))
     np.testing.assert_array_equal(dnn.relu_backward(dAl, Zl), o_relu_backward(dA, Z))
     assert_rel(dnn.sigmoid_backward(dAl, Zl)[1:], o_sigmoid_backward(dA, Z)[1:])
+    for mixed in ((dAl, Z), (dA, Zl)):      # the two in different layouts
+        np.testing.assert_array_equal(dnn.relu_backward(*mixed), o_relu_backward(dA, Z))
+        assert_rel(dnn.sigmoid_backward(*mixed)[1:], o_sigmoid_backward(dA, Z)[1:])
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -97,8 +100,9 @@ def test_whole_passes_and_update_in_any_layout(layout, dims, m):
         assert_rel(new[key], params[key] - 0.3 * want["d" + key])
 
 
-def test_dA0_is_computed_on_first_read_from_the_weights_of_the_backward_pass():
-    params, X, Y = problem([6, 4, 1], 50, seed=3)
+@pytest.mark.parametrize("dims", [[6, 4, 1], [4096, 20, 1]])   # the second: a big W1
+def test_dA0_is_computed_on_first_read_from_the_weights_of_the_backward_pass(dims):
+    params, X, Y = problem(dims, 50, seed=3)
     AL, caches = dnn.L_model_forward(X, params)
     grads = dnn.L_model_backward(AL, Y, caches)
     assert "dA0" in grads and grads._pending

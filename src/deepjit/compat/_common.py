@@ -26,6 +26,7 @@ FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 # microsecond of checks and dispatch): a kernel fusing several numpy passes, and one
 # replacing a single pass (relu, a gradient step).
 SMALL, SMALL_ONE_PASS = 64, 1024
+BIG_WEIGHTS = 1 << 16
 
 
 # -- engine choice and training ----------------------------------------------------------
@@ -86,13 +87,21 @@ def _same_float(*arrays):
     return True
 
 
-def _along_rows(first, *others):
-    """The arrays, or all their transposes when ``first`` is laid out by columns
-    (Fortran order): elementwise kernels run their inner loop along rows, so this keeps
-    it along memory."""
-    if first.strides[0] < first.strides[1]:
-        return (first.T,) + tuple(a.T for a in others)
-    return (first,) + others
+def _views(*arrays):
+    """The arrays as an elementwise kernel should see them, without copies: one long row
+    each when all are contiguous in one order (C or Fortran), else oriented so that the
+    kernel's inner loop runs along the first one's memory; None when one is not
+    contiguous (numpy's own strided loops then do as well as a kernel)."""
+    flags = [a.flags for a in arrays]
+    if all(f.c_contiguous for f in flags):
+        return [a.reshape(1, -1) for a in arrays]
+    if all(f.f_contiguous for f in flags):
+        return [a.T.reshape(1, -1) for a in arrays]
+    if not all(f.c_contiguous or f.f_contiguous for f in flags):
+        return None
+    if flags[0].f_contiguous:
+        return [a.T for a in arrays]
+    return arrays
 
 
 def _small(array, limit=SMALL):
@@ -124,7 +133,10 @@ def activate(Z, code, formula):
     if not _same_float(Z) or _small(Z, SMALL_ONE_PASS if code == RELU else SMALL):
         return formula(Z)
     A = np.empty_like(Z)
-    _kernels.activation(*_along_rows(Z, A), code)
+    views = _views(Z, A)
+    if views is None:
+        return formula(Z)
+    _kernels.activation(*views, code)
     return A
 
 
@@ -133,7 +145,10 @@ def relu_gradient(dA, Z, formula):
     if not (_same_float(dA, Z) and dA.shape == Z.shape) or _small(Z, SMALL_ONE_PASS):
         return formula(dA, Z)
     dZ = np.empty_like(Z)
-    _kernels.relu_gradient(*_along_rows(Z, dA, dZ))
+    views = _views(Z, dA, dZ)
+    if views is None:
+        return formula(dA, Z)
+    _kernels.relu_gradient(*views)
     return dZ
 
 
@@ -142,7 +157,10 @@ def sigmoid_gradient(dA, Z, formula):
     if not (_same_float(dA, Z) and dA.shape == Z.shape) or _small(Z):
         return formula(dA, Z)
     dZ = np.empty_like(Z)
-    _kernels.sigmoid_gradient(*_along_rows(Z, dA, dZ))
+    views = _views(Z, dA, dZ)
+    if views is None:
+        return formula(dA, Z)
+    _kernels.sigmoid_gradient(*views)
     return dZ
 
 
@@ -152,7 +170,10 @@ def output_gradient(AL, Y, ZL, formula):
     if not (_same_float(AL, ZL) and _numeric(Y) and AL.shape == Y.shape == ZL.shape):
         return formula(AL, Y, ZL)
     dZ = np.empty_like(ZL)
-    _kernels.output_gradient(*_along_rows(ZL, AL, Y, dZ))
+    views = _views(ZL, AL, Y, dZ)
+    if views is None:
+        return formula(AL, Y, ZL)
+    _kernels.output_gradient(*views)
     return dZ
 
 
@@ -160,7 +181,10 @@ def tanh_gradient(dA, A1, formula):
     """``dA * (1 - A1**2)``, written into ``dA`` (a product the caller made)."""
     if not (_same_float(dA, A1) and dA.shape == A1.shape):
         return formula(dA, A1)
-    _kernels.tanh_gradient(*_along_rows(dA, A1))
+    views = _views(dA, A1)
+    if views is None:
+        return formula(dA, A1)
+    _kernels.tanh_gradient(*views)
     return dA
 
 
@@ -177,9 +201,9 @@ def weight_gradients(dZ, A_prev):
 
 
 def input_gradient(W, dZ):
-    """``dA_prev = W^T dZ``, computed as ``(dZ^T W)^T`` (a Fortran-ordered result): BLAS
-    is a third faster this way when ``W`` is wide and short, as for images."""
-    if not _same_float(W, dZ):
+    """``dA_prev = W^T dZ``; for a big ``W`` (the first layer on images) computed as
+    ``(dZ^T W)^T``, a Fortran-ordered result, which BLAS makes a third faster."""
+    if not _same_float(W, dZ) or W.size < BIG_WEIGHTS:
         return np.dot(W.T, dZ)
     return np.dot(dZ.T, W).T
 
@@ -204,19 +228,11 @@ def step(P, G, learning_rate):
             or _small(P, SMALL_ONE_PASS):
         return P - learning_rate * G
     out = np.empty_like(P)
-    _kernels.descend(*_along_rows(P, G, out), float(learning_rate))
+    views = _views(P, G, out)
+    if views is None:
+        return P - learning_rate * G
+    _kernels.descend(*views, float(learning_rate))
     return out
-
-
-def logistic_propagate(w, b, X, Y):
-    """``(dw, db, cost)`` of logistic regression in one pass over a Fortran-ordered X (as
-    the course's flattening makes it); None for other inputs (the caller runs numpy)."""
-    if not (_same_float(w, X) and X.flags.f_contiguous and w.shape == (X.shape[0], 1)
-            and _numeric(Y) and Y.shape == (1, X.shape[1]) and _real(b)):
-        return None
-    dw = np.empty_like(w)
-    cost, db = _kernels.logistic_propagate(w[:, 0], float(b), X.T, Y, dw[:, 0])
-    return dw, db, cost
 
 
 def _numeric(Y):

@@ -1,9 +1,9 @@
 """Numba kernels of the drop-in step functions: one pass each where the course's numpy
 makes several (bias and activation; an activation's derivative; the output layer's
-gradient; the cost; a gradient step; logistic regression's whole ``propagate``).
+gradient; the cost; a gradient step).
 
-They take 2-D arrays of any layout.  Elementwise kernels run their inner loop along the
-rows, so :mod:`._common` hands them the transposes of Fortran-ordered arrays; the
+They take 2-D arrays of any layout and run their inner loop along the rows, so
+:mod:`._common` hands them contiguous arrays as single rows (views); the
 activations are the engine's vectorisable ones (:mod:`deepjit.engines.vecmath`, within
 a few units in the last place of numpy's).
 """
@@ -111,37 +111,3 @@ def scaled_row_sums(M, scale, out):
         for j in range(M.shape[1]):
             total += M[i, j]
         out[i, 0] = scale * total
-
-
-@njit(cache=True, fastmath={"reassoc", "contract"})
-def _dot(u, v):
-    """``sum_k u[k] v[k]``, reassociated so that LLVM vectorises it (a different order of
-    the additions, as BLAS's)."""
-    total = 0.0
-    for k in range(u.size):
-        total += u[k] * v[k]
-    return total
-
-
-@kernel
-def logistic_propagate(w, b, XT, Y, dw):
-    """Logistic regression's cost and gradients in one pass over the examples, each
-    example a row of ``XT`` (X's transpose, so a Fortran-ordered X is read along memory
-    once; the row is still in cache for its share of ``dw``).  ``w, dw : (n,)``,
-    ``Y : (1, m)``.  Writes ``dw = 1/m X (A - Y)^T``; returns ``(cost, db)``."""
-    m, n = XT.shape
-    for k in range(n):
-        dw[k] = 0.0
-    loss = dz_sum = 0.0
-    for j in range(m):
-        x = XT[j]
-        a = 1 / (1 + math.exp(-(_dot(w, x) + b)))
-        y = Y[0, j]
-        loss += y * math.log(a) + (1 - y) * math.log(1 - a)
-        dz = a - y
-        dz_sum += dz
-        for k in range(n):
-            dw[k] += x[k] * dz
-    for k in range(n):
-        dw[k] = dw[k] / m
-    return -loss / m, dz_sum / m
