@@ -75,33 +75,31 @@ def check_iterations(num_iterations):
 
 # -- step-function kernels ---------------------------------------------------------------
 
-def _same_float(*arrays):
+def _same_float(*arrays, contiguous=False):
     """Whether every array is a 2-D, non-empty ndarray of one dtype, float32 or float64
-    (checks of O(1) each: shapes and dtypes, never the values)."""
+    (and C- or Fortran-contiguous, if asked): checks of O(1) each, never the values.
+    Elementwise kernels ask for contiguous arrays: on strided views numpy's own loops
+    do as well."""
     dtype = getattr(arrays[0], "dtype", None)
     if dtype is not FLOAT64 and dtype is not FLOAT32:
         return False
     for a in arrays:
-        if type(a) is not np.ndarray or a.dtype is not dtype or a.ndim != 2 or not a.size:
+        if type(a) is not np.ndarray or a.dtype is not dtype or a.ndim != 2 or not a.size \
+                or contiguous and not a.flags.forc:
             return False
     return True
 
 
 def _views(*arrays):
-    """The arrays as an elementwise kernel should see them, without copies: one long row
-    each when all are contiguous in one order (C or Fortran), else oriented so that the
-    kernel's inner loop runs along the first one's memory; None when one is not
-    contiguous (numpy's own strided loops then do as well as a kernel)."""
+    """Contiguous arrays as an elementwise kernel should see them, without copies: one
+    long row each when all are contiguous in one order (C or Fortran), else oriented so
+    that the kernel's inner loop runs along the first one's memory."""
     flags = [a.flags for a in arrays]
     if all(f.c_contiguous for f in flags):
         return [a.reshape(1, -1) for a in arrays]
     if all(f.f_contiguous for f in flags):
         return [a.T.reshape(1, -1) for a in arrays]
-    if not all(f.c_contiguous or f.f_contiguous for f in flags):
-        return None
-    if flags[0].f_contiguous:
-        return [a.T for a in arrays]
-    return arrays
+    return [a.T for a in arrays] if flags[0].f_contiguous else arrays
 
 
 def _small(array, limit=SMALL):
@@ -130,61 +128,49 @@ def linear(A, W, b):
 def activate(Z, code, formula):
     """``A = g(Z)`` for an activation code; ``formula`` (the course's numpy expression)
     for what the kernel does not take (scalars, integers, ...) or small arrays."""
-    if not _same_float(Z) or _small(Z, SMALL_ONE_PASS if code == RELU else SMALL):
+    if not _same_float(Z, contiguous=True) \
+            or _small(Z, SMALL_ONE_PASS if code == RELU else SMALL):
         return formula(Z)
     A = np.empty_like(Z)
-    views = _views(Z, A)
-    if views is None:
-        return formula(Z)
-    _kernels.activation(*views, code)
+    _kernels.activation(*_views(Z, A), code)
     return A
 
 
 def relu_gradient(dA, Z, formula):
     """The course's ``relu_backward``: ``dA`` where ``Z > 0`` (or NaN), else 0."""
-    if not (_same_float(dA, Z) and dA.shape == Z.shape) or _small(Z, SMALL_ONE_PASS):
+    if not (_same_float(dA, Z, contiguous=True) and dA.shape == Z.shape) \
+            or _small(Z, SMALL_ONE_PASS):
         return formula(dA, Z)
     dZ = np.empty_like(Z)
-    views = _views(Z, dA, dZ)
-    if views is None:
-        return formula(dA, Z)
-    _kernels.relu_gradient(*views)
+    _kernels.relu_gradient(*_views(Z, dA, dZ))
     return dZ
 
 
 def sigmoid_gradient(dA, Z, formula):
     """The course's ``sigmoid_backward``: ``dA * s * (1 - s)``, ``s = sigmoid(Z)``."""
-    if not (_same_float(dA, Z) and dA.shape == Z.shape) or _small(Z):
+    if not (_same_float(dA, Z, contiguous=True) and dA.shape == Z.shape) or _small(Z):
         return formula(dA, Z)
     dZ = np.empty_like(Z)
-    views = _views(Z, dA, dZ)
-    if views is None:
-        return formula(dA, Z)
-    _kernels.sigmoid_gradient(*views)
+    _kernels.sigmoid_gradient(*_views(Z, dA, dZ))
     return dZ
 
 
 def output_gradient(AL, Y, ZL, formula):
     """The output layer's ``dZ`` from ``dAL = -(Y/AL - (1-Y)/(1-AL))`` and
     ``sigmoid_backward(dAL, ZL)``, in one pass."""
-    if not (_same_float(AL, ZL) and _numeric(Y) and AL.shape == Y.shape == ZL.shape):
+    if not (_same_float(AL, ZL, contiguous=True) and _numeric(Y) and Y.flags.forc
+            and AL.shape == Y.shape == ZL.shape):
         return formula(AL, Y, ZL)
     dZ = np.empty_like(ZL)
-    views = _views(ZL, AL, Y, dZ)
-    if views is None:
-        return formula(AL, Y, ZL)
-    _kernels.output_gradient(*views)
+    _kernels.output_gradient(*_views(ZL, AL, Y, dZ))
     return dZ
 
 
 def tanh_gradient(dA, A1, formula):
     """``dA * (1 - A1**2)``, written into ``dA`` (a product the caller made)."""
-    if not (_same_float(dA, A1) and dA.shape == A1.shape):
+    if not (_same_float(dA, A1, contiguous=True) and dA.shape == A1.shape):
         return formula(dA, A1)
-    views = _views(dA, A1)
-    if views is None:
-        return formula(dA, A1)
-    _kernels.tanh_gradient(*views)
+    _kernels.tanh_gradient(*_views(dA, A1))
     return dA
 
 
@@ -224,14 +210,12 @@ def cross_entropy(AL, Y):
 
 def step(P, G, learning_rate):
     """``P - learning_rate * G`` in one pass (a new array)."""
-    if not (_same_float(P, G) and P.shape == G.shape and _real(learning_rate)) \
+    if not (_same_float(P, G, contiguous=True) and P.shape == G.shape
+            and _real(learning_rate)) \
             or _small(P, SMALL_ONE_PASS):
         return P - learning_rate * G
     out = np.empty_like(P)
-    views = _views(P, G, out)
-    if views is None:
-        return P - learning_rate * G
-    _kernels.descend(*views, float(learning_rate))
+    _kernels.descend(*_views(P, G, out), float(learning_rate))
     return out
 
 
