@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from .. import Model
-from ..activations import LINEAR, RELU
+from ..activations import LINEAR
 from ..datasets import load_catvnoncat
 from ..engines import ENGINES
 from ..validation import as_matrix
@@ -24,7 +24,7 @@ ENGINE_VARIABLE = "DEEPJIT_ENGINE"
 FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 # Elements below which the course's numpy expression beats a kernel call (about a
 # microsecond of checks and dispatch): a kernel fusing several numpy passes, and one
-# replacing a single pass (relu, a gradient step).
+# replacing a single pass (relu's gradient, a gradient step).
 SMALL, SMALL_ONE_PASS = 64, 1024
 BIG_WEIGHTS = 1 << 16
 
@@ -128,8 +128,7 @@ def linear(A, W, b):
 def activate(Z, code, formula):
     """``A = g(Z)`` for an activation code; ``formula`` (the course's numpy expression)
     for what the kernel does not take (scalars, integers, ...) or small arrays."""
-    if not _same_float(Z, contiguous=True) \
-            or _small(Z, SMALL_ONE_PASS if code == RELU else SMALL):
+    if not _same_float(Z, contiguous=True) or _small(Z):
         return formula(Z)
     A = np.empty_like(Z)
     _kernels.activation(*_views(Z, A), code)
