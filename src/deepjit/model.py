@@ -94,6 +94,14 @@ class Model:
         of the current compiled chunk and keeps those parameters.  Returns the model."""
         X = self._check_X(X)
         Y = check_labels(Y, self.net.output, self.net.layer_dims[-1], self.dtype)
+        return self._fit_targets(X, Y, learning_rate, num_iterations, print_cost,
+                                 record_every, callback)
+
+    def _fit_targets(self, X, Y, learning_rate, num_iterations, print_cost, record_every,
+                     callback):
+        """``fit`` from a checked X and targets ``Y : (n_L, m)`` of any real values, not
+        only labels: for :mod:`deepjit.compat`, whose course functions train a sigmoid
+        output on whatever Y they are given."""
         check_same_m(X, Y)
         learning_rate = positive_number("learning_rate", learning_rate)
         num_iterations = positive_int("num_iterations", num_iterations)

@@ -9,12 +9,23 @@ Change one import line and the same program gives the same numbers, faster:
 - ``from planar_utils import ...``  ->  ``from deepjit.compat.planar_utils import ...``
   (plus the planar notebook's functions, ``nn_model`` among them);
 - ``from lr_utils import load_dataset``  ->  ``from deepjit.compat.lr_utils import ...``
-  (plus the logistic-regression notebook's functions, ``optimize`` and ``model``).
+  (plus the logistic-regression notebook's functions, ``optimize`` and ``model``);
+- the 2017-18 release: ``dnn_app_utils_v2``, ``dnn_utils_v2`` and ``testCases_v2``
+  under their own names, and that release's notebook functions in ``step_by_step_2017``,
+  ``lr_utils_2017`` and ``planar_utils_2017`` (thin wrappers over the modules above
+  where the release behaves differently).
+
+The step functions (``linear_forward`` ... ``update_parameters``, ``propagate``,
+``forward_propagation`` ...) never copy their inputs, whatever their memory layout: the
+matrix products go to BLAS as they are, and one fused Numba pass does what follows.
+``L_model_backward`` computes ``dA0`` (the gradient with respect to X, which training
+never reads) only when it is first read.
 
 The training functions (``two_layer_model``, ``L_layer_model``, ``nn_model``,
-``optimize``, ``model``) start from the course's initial parameters, drawn from numpy's
-global legacy generator exactly as the course draws them, and train on a compiled
-engine chosen by the environment variable ``DEEPJIT_ENGINE`` ("cpu", the default;
-"numpy"; "cuda") or their keyword-only ``engine=`` argument.  The submodules are
-imported on demand, so importing this package needs neither h5py nor matplotlib.
+``optimize``, ``model``) accept any real-valued ``Y``, as the course's do; they start
+from the course's initial parameters, drawn from numpy's global legacy generator
+exactly as the course draws them, and train on a compiled engine chosen by the
+environment variable ``DEEPJIT_ENGINE`` ("cpu", the default; "numpy"; "cuda") or
+their keyword-only ``engine=`` argument.  The submodules are imported on demand, so
+importing this package needs neither h5py nor matplotlib.
 """

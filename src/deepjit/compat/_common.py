@@ -1,11 +1,13 @@
 """Pieces shared by the drop-in modules: the engine choice, the course's training loop on
 a compiled engine, the step-function kernels, and the cat-data loader.
 
-Kernels come from :mod:`deepjit.engines.cpu`; they need 2-D C-contiguous arrays of one
-float dtype (float32 or float64).  Inputs are converted with ``np.ascontiguousarray``
-to their common dtype; anything else (integer-only arrays, other dtypes or shapes the
-course's broadcasting would accept) falls back to the course's numpy formula, so the
-result and the errors are numpy's.
+The step functions never copy their inputs: matrix products go to BLAS as they are
+(numpy passes any layout to it), and what follows a product is one pass of a kernel of
+:mod:`._kernels`, which reads any layout.  The kernels take 2-D ndarrays of one float
+dtype (float32 or float64; labels may be integers); only shapes and dtypes are checked,
+never the values.  Anything else (scalars, integer-only arrays, mixed dtypes, shapes
+the course's broadcasting would accept) runs the course's numpy formula, so the result
+and the errors are numpy's.
 """
 import os
 
@@ -15,10 +17,16 @@ from .. import Model
 from ..activations import LINEAR
 from ..datasets import load_catvnoncat
 from ..engines import ENGINES
-from ..engines.cpu import layers as kernels
+from ..validation import as_matrix
+from . import _kernels
 
 ENGINE_VARIABLE = "DEEPJIT_ENGINE"
-FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
+# Elements below which the course's numpy expression beats a kernel call (about a
+# microsecond of checks and dispatch): a kernel fusing several numpy passes, and one
+# replacing a single pass (relu's gradient, a gradient step).
+SMALL, SMALL_ONE_PASS = 64, 1024
+BIG_WEIGHTS = 1 << 16
 
 
 # -- engine choice and training ----------------------------------------------------------
@@ -38,9 +46,10 @@ def train(parameters, X, Y, hidden, learning_rate, num_iterations, record_every,
           on_record=None, engine=None):
     """Gradient descent from the course's initial ``parameters`` on a compiled engine.
 
-    Runs through :meth:`deepjit.Model.fit`, so the engine's fastest exact formulation is
-    used.  ``on_record(i, cost)`` is called at iterations 0, record_every, ... as they
-    are reached.  Returns the fitted :class:`deepjit.Model` (``costs_`` holds the
+    Runs as :meth:`deepjit.Model.fit` does, so the engine's fastest exact formulation is
+    used, but on any real-valued ``Y`` (the course's functions train on it) where
+    ``fit`` wants 0/1 labels.  ``on_record(i, cost)`` is called at iterations 0,
+    record_every, ... as they are reached.  Returns the fitted :class:`deepjit.Model` (``costs_`` holds the
     recorded costs, ``final_cost_`` the last iteration's)."""
     model = Model.from_parameters(parameters, hidden_activation=hidden, output="sigmoid",
                                   engine=engine_name(engine))
@@ -49,8 +58,9 @@ def train(parameters, X, Y, hidden, learning_rate, num_iterations, record_every,
         if i % record_every == 0:
             on_record(i, cost)
 
-    model.fit(X, Y, learning_rate, num_iterations, on_cost if on_record else False,
-              record_every)
+    targets = as_matrix("Y", Y, rows=model.net.layer_dims[-1], dtype=model.dtype)
+    model._fit_targets(model._check_X(X), targets, learning_rate, num_iterations,
+                       on_cost if on_record else False, record_every, None)
     return model
 
 
@@ -65,67 +75,231 @@ def check_iterations(num_iterations):
 
 # -- step-function kernels ---------------------------------------------------------------
 
-def _float_dtype(*arrays):
-    """The common dtype if the kernels handle it, else None."""
-    dtype = np.result_type(*arrays)
-    return dtype if dtype in FLOATS and all(np.ndim(a) == 2 and np.size(a) for a in arrays) \
-        else None
+def _same_float(*arrays, contiguous=False):
+    """Whether every array is a 2-D, non-empty ndarray of one dtype, float32 or float64
+    (and C- or Fortran-contiguous, if asked): checks of O(1) each, never the values.
+    Elementwise kernels ask for contiguous arrays: on strided views numpy's own loops
+    do as well."""
+    dtype = getattr(arrays[0], "dtype", None)
+    if dtype is not FLOAT64 and dtype is not FLOAT32:
+        return False
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype is not dtype or a.ndim != 2 or not a.size \
+                or contiguous and not a.flags.forc:
+            return False
+    return True
 
 
-def _c(array, dtype):
-    return np.ascontiguousarray(array, dtype=dtype)
+def _views(*arrays):
+    """Contiguous arrays as an elementwise kernel should see them, without copies: one
+    long row each when all are contiguous in one order (C or Fortran), else oriented so
+    that the kernel's inner loop runs along the first one's memory."""
+    flags = [a.flags for a in arrays]
+    if all(f.c_contiguous for f in flags):
+        return [a.reshape(1, -1) for a in arrays]
+    if all(f.f_contiguous for f in flags):
+        return [a.T.reshape(1, -1) for a in arrays]
+    return [a.T for a in arrays] if flags[0].f_contiguous else arrays
+
+
+def _small(array, limit=SMALL):
+    return array.size < limit
+
+
+def dense(A_prev, W, b, code):
+    """``(Z, A)`` with ``Z = W A_prev + b`` and ``A = g(Z)`` for an activation code: the
+    product by BLAS (any layout of A_prev, no copy), bias and activation in one pass.
+    None when the kernels do not take these arrays (the caller runs the course's numpy)."""
+    if not (_same_float(A_prev, W, b) and W.shape[1] == A_prev.shape[0]
+            and b.shape == (W.shape[0], 1)):
+        return None
+    Z = np.dot(W, A_prev)
+    A = Z if code == LINEAR else np.empty_like(Z)
+    _kernels.bias_activation(Z, b, A, code)
+    return Z, A
 
 
 def linear(A, W, b):
-    """``Z = W A + b`` with ``dense_forward`` (linear code).  ``A : (n_{l-1}, m)``,
-    ``W : (n_l, n_{l-1})``, ``b : (n_l, 1)``; returns ``Z : (n_l, m)``."""
-    A, W, b = np.asarray(A), np.asarray(W), np.asarray(b)
-    dtype = _float_dtype(A, W, b)
-    if dtype is None or W.shape[1] != A.shape[0] or b.shape != (W.shape[0], 1):
-        return np.dot(W, A) + b
-    Z = np.empty((W.shape[0], A.shape[1]), dtype)
-    return kernels.dense_forward(_c(W, dtype), _c(b, dtype), _c(A, dtype), LINEAR,
-                                 dtype.type(0), Z)
+    """``Z = W A + b``."""
+    layer = dense(A, W, b, LINEAR)
+    return np.dot(W, A) + b if layer is None else layer[0]
 
 
 def activate(Z, code, formula):
-    """``A = g(Z)`` with ``bias_activation`` (zero bias) for a hidden code; ``formula``
-    (the course's numpy expression) for inputs the kernel does not take."""
-    Z = np.asarray(Z)
-    dtype = _float_dtype(Z)
-    if dtype is None:
+    """``A = g(Z)`` for an activation code; ``formula`` (the course's numpy expression)
+    for what the kernel does not take (scalars, integers, ...) or small arrays."""
+    if not _same_float(Z, contiguous=True) or _small(Z):
         return formula(Z)
-    A = np.array(Z, dtype=dtype, order="C", copy=True)
-    kernels.bias_activation(A, np.zeros((A.shape[0], 1), dtype), code, dtype.type(0))
+    A = np.empty_like(Z)
+    _kernels.activation(*_views(Z, A), code)
     return A
 
 
-def activation_gradient(dA, A, code, formula):
-    """``dZ = dA * g'(Z)`` with ``activation_backward``, ``g'`` read from ``A = g(Z)``
-    (for relu, ``Z`` itself does: ``Z > 0`` exactly when ``A > 0``)."""
-    dA, A = np.asarray(dA), np.asarray(A)
-    dtype = _float_dtype(dA, A)
-    if dtype is None or dA.shape != A.shape:
-        return formula(dA, A)
-    dZ = np.array(dA, dtype=dtype, order="C", copy=True)
-    return kernels.activation_backward(dZ, _c(A, dtype), code, dtype.type(0))
+def relu_gradient(dA, Z, formula):
+    """The course's ``relu_backward``: ``dA`` where ``Z > 0`` (or NaN), else 0."""
+    if not (_same_float(dA, Z, contiguous=True) and dA.shape == Z.shape) \
+            or _small(Z, SMALL_ONE_PASS):
+        return formula(dA, Z)
+    dZ = np.empty_like(Z)
+    _kernels.relu_gradient(*_views(Z, dA, dZ))
+    return dZ
+
+
+def sigmoid_gradient(dA, Z, formula):
+    """The course's ``sigmoid_backward``: ``dA * s * (1 - s)``, ``s = sigmoid(Z)``."""
+    if not (_same_float(dA, Z, contiguous=True) and dA.shape == Z.shape) or _small(Z):
+        return formula(dA, Z)
+    dZ = np.empty_like(Z)
+    _kernels.sigmoid_gradient(*_views(Z, dA, dZ))
+    return dZ
+
+
+def output_gradient(AL, Y, ZL, formula):
+    """The output layer's ``dZ`` from ``dAL = -(Y/AL - (1-Y)/(1-AL))`` and
+    ``sigmoid_backward(dAL, ZL)``, in one pass."""
+    if not (_same_float(AL, ZL, contiguous=True) and _numeric(Y) and Y.flags.forc
+            and AL.shape == Y.shape == ZL.shape):
+        return formula(AL, Y, ZL)
+    dZ = np.empty_like(ZL)
+    _kernels.output_gradient(*_views(ZL, AL, Y, dZ))
+    return dZ
+
+
+def tanh_gradient(dA, A1, formula):
+    """``dA * (1 - A1**2)``, written into ``dA`` (a product the caller made)."""
+    if not (_same_float(dA, A1, contiguous=True) and dA.shape == A1.shape):
+        return formula(dA, A1)
+    _kernels.tanh_gradient(*_views(dA, A1))
+    return dA
+
+
+def weight_gradients(dZ, A_prev):
+    """``(dW, db) = (1/m dZ A_prev^T, 1/m sum_j dZ)`` (dW by BLAS, any layout)."""
+    m = A_prev.shape[1]
+    if not (_same_float(dZ, A_prev) and dZ.shape[1] == m):
+        return 1. / m * np.dot(dZ, A_prev.T), 1. / m * np.sum(dZ, axis=1, keepdims=True)
+    dW = np.dot(dZ, A_prev.T)
+    dW *= 1. / m
+    db = np.empty((dZ.shape[0], 1), dZ.dtype)
+    _kernels.scaled_row_sums(dZ, 1. / m, db)
+    return dW, db
+
+
+def input_gradient(W, dZ):
+    """``dA_prev = W^T dZ``; for a big ``W`` (the first layer on images) computed as
+    ``(dZ^T W)^T``, a Fortran-ordered result, which BLAS makes a third faster."""
+    if not _same_float(W, dZ) or W.size < BIG_WEIGHTS:
+        return np.dot(W.T, dZ)
+    return np.dot(dZ.T, W).T
 
 
 def linear_gradients(dZ, A_prev, W):
-    """``(dA_prev, dW, db)`` with ``dense_backward``: ``dW = 1/m dZ A_prev^T``,
-    ``db = 1/m sum_j dZ``, ``dA_prev = W^T dZ``."""
-    dZ, A_prev, W = np.asarray(dZ), np.asarray(A_prev), np.asarray(W)
-    dtype = _float_dtype(dZ, A_prev, W)
-    if dtype is None or dZ.shape != (W.shape[0], A_prev.shape[1]) \
-            or W.shape[1] != A_prev.shape[0]:
-        m = A_prev.shape[1]
-        return (np.dot(W.T, dZ), 1. / m * np.dot(dZ, A_prev.T),
-                1. / m * np.sum(dZ, axis=1, keepdims=True))
-    dW, db = np.empty(W.shape, dtype), np.empty((W.shape[0], 1), dtype)
-    dA_prev = np.empty(A_prev.shape, dtype)
-    kernels.dense_backward(_c(dZ, dtype), _c(A_prev, dtype), _c(W, dtype), dW, db, dA_prev,
-                           True)
-    return dA_prev, dW, db
+    """``(dA_prev, dW, db)``: ``dA_prev = W^T dZ``, ``dW = 1/m dZ A_prev^T``,
+    ``db = 1/m sum_j dZ``."""
+    return (input_gradient(W, dZ),) + weight_gradients(dZ, A_prev)
+
+
+def cross_entropy(AL, Y):
+    """``(sum Y log AL, sum (1 - Y) log(1 - AL))`` from one pass, or None when the kernel
+    does not take these arrays."""
+    if not (_same_float(AL) and _numeric(Y) and AL.shape == Y.shape):
+        return None
+    return _kernels.cross_entropy_sums(AL, Y)
+
+
+def step(P, G, learning_rate):
+    """``P - learning_rate * G`` in one pass (a new array)."""
+    if not (_same_float(P, G, contiguous=True) and P.shape == G.shape
+            and _real(learning_rate)) \
+            or _small(P, SMALL_ONE_PASS):
+        return P - learning_rate * G
+    out = np.empty_like(P)
+    _kernels.descend(*_views(P, G, out), float(learning_rate))
+    return out
+
+
+def _numeric(Y):
+    """A 2-D ndarray of integers or floats (the course's ``1 - Y`` fails on booleans)."""
+    return type(Y) is np.ndarray and Y.dtype.kind in "iuf" and Y.ndim == 2
+
+
+def _real(x):
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+class Gradients(dict):
+    """The course's gradient dict, where some values are computed on first read.
+
+    ``L_model_backward`` defers the gradient with respect to X (``dA0``): the course's
+    training loop never reads it, and on image data it costs as much as the forward
+    pass.  Reading it in any way (``[]``, ``get``, ``values``, ``items``, iterating,
+    unpacking into another dict, ``repr``, comparing, copying, pickling) computes it
+    first, so the dict behaves as one filled at once."""
+
+    def __init__(self):
+        super().__init__()
+        self._pending = {}
+
+    def defer(self, key, compute):
+        """``self[key]`` becomes ``compute()`` when first read (the key is in place now)."""
+        dict.__setitem__(self, key, None)
+        self._pending[key] = compute
+
+    def settle(self):
+        """Computes every deferred value."""
+        while self._pending:
+            key, compute = self._pending.popitem()
+            dict.__setitem__(self, key, compute())
+        return self
+
+    def renamed(self, name):
+        """A copy with each key ``k`` renamed ``name(k)``, deferred values still deferred."""
+        copy = Gradients()
+        for key in dict.keys(self):
+            if key in self._pending:
+                copy.defer(name(key), self._pending[key])
+            else:
+                dict.__setitem__(copy, name(key), dict.__getitem__(self, key))
+        return copy
+
+    def __getitem__(self, key):
+        if self._pending and key in self._pending:
+            dict.__setitem__(self, key, self._pending.pop(key)())
+        return dict.__getitem__(self, key)
+
+    def __setitem__(self, key, value):
+        self._pending.pop(key, None)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key):
+        self._pending.pop(key, None)
+        dict.__delitem__(self, key)
+
+    def __reduce__(self):   # copies and pickles: the values computed, as a plain rebuild
+        return _gradients, (dict(self.settle()),)
+
+
+def _gradients(values):
+    grads = Gradients()
+    dict.update(grads, values)
+    return grads
+
+
+def _settling(method):
+    def settled(self, *args, **kwargs):
+        self.settle()
+        for other in args:
+            if isinstance(other, Gradients):
+                other.settle()
+        return method(self, *args, **kwargs)
+    settled.__name__ = method.__name__
+    return settled
+
+
+for _name in ("get", "values", "items", "copy", "pop", "popitem", "setdefault", "update",
+              "__iter__", "__reversed__", "__repr__", "__eq__",
+              "__ne__", "__or__", "__ror__", "__ior__"):
+    setattr(Gradients, _name, _settling(getattr(dict, _name)))
 
 
 # -- data --------------------------------------------------------------------------------

@@ -12,8 +12,12 @@ global legacy generator, seeded as the course seeds it), and the same printed li
   "cuda"), or the keyword-only ``engine=`` argument.  Training that produces NaN or inf
   raises :class:`deepjit.TrainingDiverged` instead of carrying on with NaN.
 - The step functions (``linear_forward`` ... ``L_model_backward``) return the course's
-  caches and gradient dicts, computed with the cpu engine's Numba kernels.
+  caches and gradient dicts, computed without copying their inputs (any memory layout):
+  BLAS for the products, then one fused Numba pass (:mod:`._kernels`).
+  ``L_model_backward`` computes ``dA0`` when it is first read.
 """
+import functools
+
 import numpy as np
 
 from . import _common
@@ -27,6 +31,7 @@ __all__ = ["sigmoid", "relu", "relu_backward", "sigmoid_backward", "load_data",
            "L_layer_model", "plot_costs"]
 
 COST_EVERY = 100
+ACTIVATIONS = {"sigmoid": SIGMOID, "relu": RELU}
 
 
 # -- activations ---------------------------------------------------------------------------
@@ -37,27 +42,30 @@ def sigmoid(Z):
 
 
 def relu(Z):
-    """``A = max(0, Z)``; returns ``(A, cache)`` with ``cache = Z``."""
-    return _common.activate(Z, RELU, lambda Z: np.maximum(0, Z)), Z
+    """``A = max(0, Z)``; returns ``(A, cache)`` with ``cache = Z`` (numpy's one pass is
+    all a kernel could do; in a layer, relu is fused with the bias)."""
+    return np.maximum(0, Z), Z
 
 
 def relu_backward(dA, cache):
     """``dZ = dA`` except where ``Z <= 0`` (0 there); ``cache = Z``."""
-    if np.isnan(cache).any():   # the course keeps dA where Z is NaN; the kernel zeroes it
-        return _relu_gradient(dA, cache)
-    return _common.activation_gradient(dA, cache, RELU, _relu_gradient)
+    return _common.relu_gradient(dA, cache, _relu_gradient)
 
 
 def sigmoid_backward(dA, cache):
     """``dZ = dA * s * (1 - s)`` with ``s = sigmoid(Z)``; ``cache = Z``."""
-    s, _ = sigmoid(cache)
-    return _common.activation_gradient(dA, s, SIGMOID, lambda dA, s: dA * s * (1 - s))
+    return _common.sigmoid_gradient(dA, cache, _sigmoid_gradient)
 
 
 def _relu_gradient(dA, Z):
     dZ = np.array(dA, copy=True)
     dZ[Z <= 0] = 0
     return dZ
+
+
+def _sigmoid_gradient(dA, Z):
+    s = 1 / (1 + np.exp(-Z))
+    return dA * s * (1 - s)
 
 
 # -- data and initialisation ---------------------------------------------------------------
@@ -100,14 +108,15 @@ def linear_forward(A, W, b):
 def linear_activation_forward(A_prev, W, b, activation):
     """``A = g(W A_prev + b)`` with g "sigmoid" or "relu"; returns
     ``(A, ((A_prev, W, b), Z))``."""
-    Z, linear_cache = linear_forward(A_prev, W, b)
-    if activation == "sigmoid":
-        A, activation_cache = sigmoid(Z)
-    elif activation == "relu":
-        A, activation_cache = relu(Z)
-    else:
+    if activation not in ACTIVATIONS:
         raise ValueError(f"activation: expected 'sigmoid' or 'relu', got {activation!r}")
-    return A, (linear_cache, activation_cache)
+    layer = _common.dense(A_prev, W, b, ACTIVATIONS[activation])
+    if layer is None:
+        Z, _ = linear_forward(A_prev, W, b)
+        A, _ = sigmoid(Z) if activation == "sigmoid" else relu(Z)
+    else:
+        Z, A = layer
+    return A, ((A_prev, W, b), Z)
 
 
 def L_model_forward(X, parameters):
@@ -129,8 +138,12 @@ def L_model_forward(X, parameters):
 def compute_cost(AL, Y):
     """Mean binary cross-entropy as a 0-d array."""
     m = Y.shape[1]
-    cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
-    return np.squeeze(cost)
+    sums = _common.cross_entropy(AL, Y) if np.shape(AL)[:1] == (1,) else None
+    if sums is None:
+        cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
+        return np.squeeze(cost)
+    positive, negative = sums
+    return np.array((1. / m) * (-positive - negative), dtype=np.result_type(AL, Y))
 
 
 # -- backward ------------------------------------------------------------------------------
@@ -155,27 +168,36 @@ def linear_activation_backward(dA, cache, activation):
 
 def L_model_backward(AL, Y, caches):
     """Gradients ``{"dA{L-1}", "dWL", "dbL", ..., "dA0", "dW1", "db1"}`` from
-    ``dAL = -(Y/AL - (1-Y)/(1-AL))``; caches a list or tuple."""
-    grads = {}
+    ``dAL = -(Y/AL - (1-Y)/(1-AL))``; caches a list or tuple.  ``dA0``, the gradient with
+    respect to X, is computed when first read (see :class:`._common.Gradients`)."""
+    grads = _common.Gradients()
     L = len(caches)
     Y = Y.reshape(AL.shape)
-    dAL = - (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
-    grads["dA" + str(L - 1)], grads["dW" + str(L)], grads["db" + str(L)] = \
-        linear_activation_backward(dAL, caches[L - 1], "sigmoid")
-    for l in reversed(range(L - 1)):
-        dA_prev, dW, db = linear_activation_backward(grads["dA" + str(l + 1)], caches[l], "relu")
-        grads["dA" + str(l)] = dA_prev
-        grads["dW" + str(l + 1)] = dW
-        grads["db" + str(l + 1)] = db
+    dZ = _common.output_gradient(AL, Y, caches[L - 1][1], _output_gradient)
+    for l in reversed(range(L)):
+        (A_prev, W, b), Z = caches[l]
+        if l < L - 1:
+            dZ = relu_backward(grads["dA" + str(l + 1)], Z)
+        if l == 0 and type(W) is np.ndarray:
+            grads.defer("dA0", functools.partial(_common.input_gradient, W.copy(), dZ))
+            grads["dW1"], grads["db1"] = _common.weight_gradients(dZ, A_prev)
+        else:
+            grads["dA" + str(l)], grads["dW" + str(l + 1)], grads["db" + str(l + 1)] = \
+                linear_backward(dZ, (A_prev, W, b))
     return grads
+
+
+def _output_gradient(AL, Y, ZL):
+    dAL = - (np.divide(Y, AL) - np.divide(1 - Y, 1 - AL))
+    return sigmoid_backward(dAL, ZL)
 
 
 def update_parameters(parameters, grads, learning_rate):
     """One gradient step; updates the dict in place (new arrays) and returns it."""
     L = len(parameters) // 2
     for l in range(1, L + 1):
-        parameters["W" + str(l)] = parameters["W" + str(l)] - learning_rate * grads["dW" + str(l)]
-        parameters["b" + str(l)] = parameters["b" + str(l)] - learning_rate * grads["db" + str(l)]
+        for name in ("W" + str(l), "b" + str(l)):
+            parameters[name] = _common.step(parameters[name], grads["d" + name], learning_rate)
     return parameters
 
 
@@ -207,12 +229,12 @@ def print_mislabeled_images(classes, X, y, p):
                   + classes[y[0, index]].decode("utf-8"))
 
 
-def plot_costs(costs, learning_rate=0.0075):
+def plot_costs(costs, learning_rate=0.0075, _xlabel="iterations (per hundreds)"):
     """The application notebook's learning curve (one point per 100 iterations)."""
     import matplotlib.pyplot as plt
     plt.plot(np.squeeze(costs))
     plt.ylabel("cost")
-    plt.xlabel("iterations (per hundreds)")
+    plt.xlabel(_xlabel)
     plt.title("Learning rate =" + str(learning_rate))
     plt.show()
 
@@ -224,10 +246,9 @@ def two_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000
     """LINEAR -> RELU -> LINEAR -> SIGMOID from ``initialize_parameters`` (seed 1,
     ``* 0.01``); ``layers_dims = (n_x, n_h, n_y)``.  Returns ``(parameters, costs)``,
     costs (0-d arrays) at iterations 0, 100, ...  Prints as ``_train_deep`` says."""
-    np.random.seed(1)
     (n_x, n_h, n_y) = layers_dims
-    parameters = initialize_parameters(n_x, n_h, n_y)
-    return _train_deep(parameters, X, Y, learning_rate, num_iterations, print_cost, engine)
+    return _train_deep(initialize_parameters(n_x, n_h, n_y), X, Y, learning_rate,
+                       num_iterations, print_cost, engine)
 
 
 def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
@@ -235,23 +256,26 @@ def L_layer_model(X, Y, layers_dims, learning_rate=0.0075, num_iterations=3000,
     """[LINEAR -> RELU] * (L-1) -> LINEAR -> SIGMOID from ``initialize_parameters_deep``
     (seed 1).  Returns ``(parameters, costs)``, costs (0-d arrays) at iterations 0,
     100, ...  Prints as ``_train_deep`` says."""
-    np.random.seed(1)
-    parameters = initialize_parameters_deep(layers_dims)
-    return _train_deep(parameters, X, Y, learning_rate, num_iterations, print_cost, engine)
+    return _train_deep(initialize_parameters_deep(layers_dims), X, Y, learning_rate,
+                       num_iterations, print_cost, engine)
 
 
-def _train_deep(parameters, X, Y, learning_rate, num_iterations, print_cost, engine):
-    """The notebook's loop on a compiled engine.  Prints ``Cost after iteration i: cost``
-    as the notebook's ``if print_cost and i % 100 == 0 or i == num_iterations - 1``
-    does: every 100 iterations when ``print_cost``, and the last iteration always (the
-    notebook's own test cells show that line with ``print_cost=False``)."""
+def _train_deep(parameters, X, Y, learning_rate, num_iterations, print_cost, engine,
+                print_line=None, print_last=True):
+    """The notebook's loop on a compiled engine; returns ``(parameters, costs)``.  Prints
+    ``print_line(i, cost)`` (by default ``Cost after iteration i: cost``) as the
+    notebook's ``if print_cost and i % 100 == 0 or i == num_iterations - 1`` does: every
+    100 iterations when ``print_cost``, and the last iteration always (the notebook's
+    own test cells show that line with ``print_cost=False``) unless ``print_last`` is
+    False."""
+    print_line = print_line or _print_cost
     if _common.check_iterations(num_iterations) == 0:
         return parameters, []
     model = _common.train(parameters, X, Y, "relu", learning_rate, num_iterations,
-                          COST_EVERY, _print_cost if print_cost else None, engine)
+                          COST_EVERY, print_line if print_cost else None, engine)
     last = model.n_iter_ - 1
-    if not model.interrupted_ and not (print_cost and last % COST_EVERY == 0):
-        _print_cost(last, model.final_cost_)
+    if print_last and not model.interrupted_ and not (print_cost and last % COST_EVERY == 0):
+        print_line(last, model.final_cost_)
     return model.parameters, [np.array(cost) for cost in model.costs_]
 
 

@@ -16,6 +16,7 @@ import copy
 import numpy as np
 
 from . import _common
+from ..activations import SIGMOID
 
 __all__ = ["load_dataset", "sigmoid", "initialize_with_zeros", "propagate", "optimize",
            "predict", "model"]
@@ -31,7 +32,7 @@ def load_dataset(path=None):
 
 
 def sigmoid(z):
-    return 1 / (1 + np.exp(-z))
+    return _common.activate(z, SIGMOID, lambda z: 1 / (1 + np.exp(-z)))
 
 
 def initialize_with_zeros(dim):
@@ -100,13 +101,19 @@ def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0
     """Logistic regression from zeros; returns the dict ``{"costs", "Y_prediction_test",
     "Y_prediction_train", "w", "b", "learning_rate", "num_iterations"}`` and, when
     ``print_cost``, prints the costs and the train / test accuracies."""
+    return _model(X_train, Y_train, X_test, Y_test, num_iterations, learning_rate,
+                  print_cost, engine, print_accuracy=print_cost)
+
+
+def _model(X_train, Y_train, X_test, Y_test, num_iterations, learning_rate, print_cost,
+           engine, print_accuracy):
     w, b = initialize_with_zeros(X_train.shape[0])
     params, grads, costs = optimize(w, b, X_train, Y_train, num_iterations, learning_rate,
                                     print_cost, engine=engine)
     w, b = params["w"], params["b"]
     Y_prediction_test = predict(w, b, X_test)
     Y_prediction_train = predict(w, b, X_train)
-    if print_cost:
+    if print_accuracy:
         print("train accuracy: {} %".format(
             100 - np.mean(np.abs(Y_prediction_train - Y_train)) * 100))
         print("test accuracy: {} %".format(

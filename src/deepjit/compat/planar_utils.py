@@ -10,12 +10,11 @@ compiled deepjit engine: ``$DEEPJIT_ENGINE`` ("cpu" by default; "numpy" or "cuda
 the keyword-only ``engine=`` argument.  Training that produces NaN or inf raises
 :class:`deepjit.TrainingDiverged`.
 """
-import copy
-
 import numpy as np
 
 from . import _common
 from .. import datasets
+from ..activations import SIGMOID, TANH
 
 __all__ = ["plot_decision_boundary", "sigmoid", "load_planar_dataset",
            "load_extra_datasets", "layer_sizes", "initialize_parameters",
@@ -44,7 +43,7 @@ def plot_decision_boundary(model, X, y):
 
 
 def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
+    return _common.activate(x, SIGMOID, lambda x: 1 / (1 + np.exp(-x)))
 
 
 def load_planar_dataset():
@@ -78,50 +77,59 @@ def initialize_parameters(n_x, n_h, n_y):
 
 def forward_propagation(X, parameters):
     """tanh hidden layer, sigmoid output; returns ``(A2, {"Z1", "A1", "Z2", "A2"})``."""
-    Z1 = np.dot(parameters["W1"], X) + parameters["b1"]
-    A1 = np.tanh(Z1)
-    Z2 = np.dot(parameters["W2"], A1) + parameters["b2"]
-    A2 = sigmoid(Z2)
+    Z1, A1 = _layer(X, parameters["W1"], parameters["b1"], TANH, np.tanh)
+    Z2, A2 = _layer(A1, parameters["W2"], parameters["b2"], SIGMOID, sigmoid)
     return A2, {"Z1": Z1, "A1": A1, "Z2": Z2, "A2": A2}
+
+
+def _layer(A_prev, W, b, code, g):
+    """``(Z, g(Z))`` for ``Z = W A_prev + b``: the fused kernel, else the course's numpy."""
+    layer = _common.dense(A_prev, W, b, code)
+    if layer is None:
+        Z = np.dot(W, A_prev) + b
+        return Z, g(Z)
+    return layer
 
 
 def compute_cost(A2, Y, parameters=None):
     """Mean binary cross-entropy as a Python float (``parameters``, the older
     signature's third argument, is accepted and unused)."""
     m = Y.shape[1]
-    logprobs = np.multiply(np.log(A2), Y) + np.multiply(np.log(1 - A2), 1 - Y)
-    cost = - np.sum(logprobs) / m
-    return float(np.squeeze(cost))
+    sums = _common.cross_entropy(A2, Y)
+    if sums is None:
+        logprobs = np.multiply(np.log(A2), Y) + np.multiply(np.log(1 - A2), 1 - Y)
+        return float(np.squeeze(- np.sum(logprobs) / m))
+    return float(-(sums[0] + sums[1]) / m)
 
 
 def backward_propagation(parameters, cache, X, Y):
     """Returns ``{"dW1", "db1", "dW2", "db2"}`` (tanh' = 1 - A1**2)."""
-    m = X.shape[1]
     W2, A1, A2 = parameters["W2"], cache["A1"], cache["A2"]
     dZ2 = A2 - Y
-    dW2 = (1 / m) * np.dot(dZ2, A1.T)
-    db2 = (1 / m) * np.sum(dZ2, axis=1, keepdims=True)
-    dZ1 = np.multiply(np.dot(W2.T, dZ2), 1 - np.power(A1, 2))
-    dW1 = (1 / m) * np.dot(dZ1, X.T)
-    db1 = (1 / m) * np.sum(dZ1, axis=1, keepdims=True)
+    dW2, db2 = _common.weight_gradients(dZ2, A1)
+    dZ1 = _common.tanh_gradient(np.dot(W2.T, dZ2), A1,
+                                lambda dA, A1: np.multiply(dA, 1 - np.power(A1, 2)))
+    dW1, db1 = _common.weight_gradients(dZ1, X)
     return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
 
 
 def update_parameters(parameters, grads, learning_rate=1.2):
     """One gradient step; returns a new dict (``parameters`` is left untouched)."""
-    new = {}
-    for key in ("W1", "b1", "W2", "b2"):
-        new[key] = copy.deepcopy(parameters[key]) - learning_rate * grads["d" + key]
-    return new
+    return {key: _common.step(parameters[key], grads["d" + key], learning_rate)
+            for key in ("W1", "b1", "W2", "b2")}
 
 
 def nn_model(X, Y, n_h, num_iterations=10000, print_cost=False, *, engine=None):
     """Seeds the global generator with 3, initialises with ``initialize_parameters`` and
     trains at learning rate 1.2 on a compiled engine; prints the cost every 1000
     iterations (``%f``) when ``print_cost``.  Returns the parameters."""
+    return _nn_model(X, Y, n_h, num_iterations, print_cost, engine, initialize_parameters)
+
+
+def _nn_model(X, Y, n_h, num_iterations, print_cost, engine, initialize):
     np.random.seed(3)
     n_x, _, n_y = layer_sizes(X, Y)
-    parameters = initialize_parameters(n_x, n_h, n_y)
+    parameters = initialize(n_x, n_h, n_y)
     if _common.check_iterations(num_iterations) == 0:
         return parameters
     model = _common.train(parameters, X, Y, "tanh", 1.2, num_iterations, COST_EVERY,

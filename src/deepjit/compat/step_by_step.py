@@ -3,7 +3,7 @@
     from deepjit.compat.step_by_step import *
 
 They are the helper file's functions (:mod:`deepjit.compat.dnn_app_utils_v3`, computed
-with the cpu engine's Numba kernels) except two that the notebook defines its own way:
+with BLAS and fused Numba kernels) except two that the notebook defines its own way:
 
 - ``initialize_parameters_deep(layer_dims)`` seeds the global generator with 3 and
   draws ``W_l = randn(n_l, n_{l-1}) * 0.01``;
