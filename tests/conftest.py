@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from deepjit.engines import reference
 from deepjit.network import Network
@@ -18,6 +19,14 @@ from deepjit.network import Network
 # $DEEPJIT_DATA names its folder (as for the benchmarks, e.g. on a GPU machine).
 CAT_DIR = (Path(os.environ["DEEPJIT_DATA"]) if os.environ.get("DEEPJIT_DATA") else
            Path(__file__).resolve().parents[2] / "shared" / "data" / "catvnoncat")
+
+# Hypothesis: DEEPJIT_HYPOTHESIS_EXAMPLES=1000 for a longer hunt; deadline off (Numba
+# compiles).  Under CI=true the examples are the same on every run (a hunt is for
+# development runs, not for deciding whether a submission lands).
+SETTINGS = settings(max_examples=int(os.environ.get("DEEPJIT_HYPOTHESIS_EXAMPLES", 50)),
+                    deadline=None, derandomize=os.environ.get("CI") == "true",
+                    suppress_health_check=[HealthCheck.too_slow,
+                                           HealthCheck.function_scoped_fixture])
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 OUTPUTS = ["sigmoid", "softmax", "linear"]

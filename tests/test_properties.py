@@ -1,21 +1,15 @@
 """Property-based tests: whatever shapes, dtypes and NaN / inf placements reach Model,
 fit, predict (and the scikit-learn estimators), the only error is the documented
 ValueError, and a call that succeeds never returns NaN."""
-import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
+from conftest import SETTINGS
 from deepjit import Model
 
-# DEEPJIT_HYPOTHESIS_EXAMPLES=1000 for a longer hunt; deadline off (Numba compiles).
-# Under CI=true the examples are the same on every run (a hunt is for development runs,
-# not for deciding whether a submission lands).
-SETTINGS = settings(max_examples=int(os.environ.get("DEEPJIT_HYPOTHESIS_EXAMPLES", 50)),
-                    deadline=None, derandomize=os.environ.get("CI") == "true",
-                    suppress_health_check=[HealthCheck.too_slow])
 DTYPES = [np.float64, np.float32, np.int64, np.int8, np.bool_, np.complex128, object, "U3"]
 SPECIALS = [np.nan, np.inf, -np.inf]
 OUTPUTS = ["sigmoid", "softmax", "linear"]
