@@ -185,7 +185,7 @@ class Model:
                                 threads)
         check_memory("formulation" if self.engine == "cpu" else "engine", nbytes,
                      f"{self.engine} engine, formulation {formulation!r}, training "
-                     f"{self.layer_dims} on {m} examples,", hint)
+                     f"{self.layer_dims} on {m} examples", hint)
 
     # -- files ------------------------------------------------------------------------
     def save(self, path):

@@ -21,7 +21,7 @@ def check_choice(name, value, choices):
 def check_dtype(dtype):
     try:
         name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, KeyError):
         name = None
     if name not in DTYPES:
         raise ValueError(f"dtype: expected 'float64' or 'float32', got {dtype!r}")
@@ -93,10 +93,14 @@ def positive_number(name, value):
     return number
 
 
+MAX_INT = 2 ** 63 - 1     # what the compiled kernels count in
+
+
 def positive_int(name, value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value <= 0:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+            or not 0 < value <= MAX_INT:
+        raise ValueError(f"{name}: expected a positive integer (at most 2**63 - 1), got "
+                         f"{value!r}")
     return int(value)
 
 
@@ -132,7 +136,7 @@ def check_memory(name, nbytes, what, hint=""):
     not fit in :func:`memory_limit`; ``what`` says what needs them."""
     limit = memory_limit()
     if nbytes > limit:
-        raise ValueError(f"{name}: {what} needs about {nbytes / GIB:.3g} GiB of memory, more "
+        raise ValueError(f"{name}: {what} would take about {nbytes / GIB:.3g} GiB of memory, more "
                          f"than the {limit / GIB:.3g} GiB this machine allows{hint}")
     return nbytes
 
