@@ -155,6 +155,8 @@ def load(path):
     path = os.fsdecode(os.fspath(path))
     remove_stale_temporaries(path)
     with NpzReader(path) as npz:
+        for name in npz.members:                    # headers only: no object arrays
+            npz.header(name)
         meta = _read_meta(npz)
         declared = _declarations(path, meta)
         _check_listing(npz, declared)
@@ -185,7 +187,7 @@ class NpzReader:
         with open(self.path, "rb") as f:            # FileNotFoundError when missing
             magic = f.read(4)
         if magic not in (b"PK\x03\x04", b"PK\x05\x06"):      # entries / empty archive
-            self.fail("not an .npz (zip) archive")
+            self.fail("not a .npz archive (a zip file of .npy arrays)")
         try:
             self.zip = zipfile.ZipFile(self.path)
             infos = self.zip.infolist()
