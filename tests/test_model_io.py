@@ -313,14 +313,24 @@ def test_bad_metadata_is_refused_naming_the_file(tmp_path, make_meta, why):
         Model.load(path)
 
 
-def test_huge_declared_shapes_are_refused_before_reading(tmp_path):
+def test_a_consistent_bomb_is_refused_by_the_memory_it_would_take(tmp_path, monkeypatch):
+    """Listing, headers and metadata all agree on a 200 MB member (deflated to 200 kB):
+    on a machine of 100 MB it is refused before a byte is decompressed."""
+    from deepjit import validation
     path = Model([3, 5, 1]).save(tmp_path / "model.npz")
     meta = meta_of(path)
-    meta["arrays"].append({"name": "opt.m.W1", "shape": [10 ** 7, 10 ** 7], "dtype": "float64"})
+    meta["arrays"].append({"name": "opt.m.W1", "shape": [25_000_000], "dtype": "float64"})
     with_meta(path, json.dumps(meta))
-    add_member(path, "opt.m.W1.npy", payload=b"a few bytes")
-    with pytest.raises(ValueError, match="GiB"):
-        Model.load(path)
+    add_member(path, "opt.m.W1.npy", header_shape=(25_000_000,))
+    monkeypatch.setattr(validation, "memory_limit", lambda: 100 * 2 ** 20)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="^path: the model file .* 0.186 GiB"):
+            Model.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6
 
 
 @pytest.mark.parametrize("member,data,why", [
@@ -472,3 +482,14 @@ def test_paths_of_every_kind(tmp_path, kind):
     written = Model([3, 2, 1], seed=5).save(kind(target))
     assert written == target
     assert Model.load(kind(target)).layer_dims == [3, 2, 1]
+
+
+def test_what_is_not_a_path_is_refused_by_name(tmp_path):
+    for path in (3, None, ["m.npz"]):
+        with pytest.raises(ValueError, match="^path:"):
+            Model([3, 1]).save(path)
+        with pytest.raises(ValueError, match="^path:"):
+            Model.load(path)
+    Model([3, 1]).save(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="^engine:"):
+        Model.load(tmp_path / "m.npz", engine=["cpu"])

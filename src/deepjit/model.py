@@ -1,6 +1,4 @@
 """``Model``: validation, initialisation, fit / predict, save / load; picks an engine."""
-import os
-
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -199,13 +197,15 @@ class Model:
     def load(cls, path, engine="cpu"):
         """The model saved at ``path`` (str, bytes or os.PathLike); a ValueError names the
         file and what is wrong with it."""
+        check_choice("engine", engine, ENGINES)
         arrays, meta = model_io.load(path)
         parameters = {k: arrays[k] for k in model_io.parameter_names(meta["layer_dims"])}
         try:
             model = cls.from_parameters(parameters, meta["hidden_activation"], meta["output"],
                                         meta["dtype"], engine, meta["leaky_slope"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{os.fsdecode(path)}: invalid model metadata ({exc})") from None
+            raise ValueError(f"{model_io.as_path(path)}: invalid model metadata ({exc})") \
+                from None
         model.costs_ = [float(c) for c in meta.get("costs", [])]
         return model
 

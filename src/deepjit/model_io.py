@@ -70,8 +70,17 @@ def save(path, arrays, meta):
     return path
 
 
+def as_path(path):
+    """``path`` (str, bytes or os.PathLike) as a str; anything else is a ValueError."""
+    try:
+        return os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise ValueError(f"path: expected a str, bytes or os.PathLike file path, got "
+                         f"{path!r}") from None
+
+
 def _target(path):
-    path = os.fsdecode(os.fspath(path))
+    path = as_path(path)
     return path if path.endswith(".npz") else path + ".npz"
 
 
@@ -152,7 +161,7 @@ def load(path):
     """Returns ``(arrays, meta)``: every declared array (at least ``W1, b1, ...`` as
     ``layer_dims`` and ``dtype`` say) and the metadata.  A ValueError names the file and
     what is wrong; a missing file raises FileNotFoundError."""
-    path = os.fsdecode(os.fspath(path))
+    path = as_path(path)
     remove_stale_temporaries(path)
     with NpzReader(path) as npz:
         for name in npz.members:                    # headers only: no object arrays
