@@ -28,6 +28,15 @@ SETTINGS = settings(max_examples=int(os.environ.get("DEEPJIT_HYPOTHESIS_EXAMPLES
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 
+def subprocess_env():
+    """The environment for a child Python that imports the deepjit this process imported
+    (a relative PYTHONPATH=src would find another copy once the child's cwd differs)."""
+    import deepjit
+    source = str(Path(deepjit.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [source] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+
+
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 OUTPUTS = ["sigmoid", "softmax", "linear"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CAT_DIR, require_cat_data
+from conftest import CAT_DIR, require_cat_data, subprocess_env
 
 from deepjit import Model
 from deepjit.cli import main
@@ -25,7 +25,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def run_cli(*args, cwd=None):
     """``python -m deepjit ARGS`` in a subprocess; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "deepjit", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
 
 
 def assert_png(path):
@@ -150,7 +150,7 @@ def test_ctrl_c_stops_training_and_still_saves_the_model(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "deepjit", "train", "--data", "d.npz", "--iterations",
          "100000000", "--learning-rate", "0.001"], cwd=tmp_path, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     progress = threading.Event()
     stderr = []
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SETTINGS
+from conftest import SETTINGS, subprocess_env
 from deepjit import Model, model_io
 
 rng = np.random.default_rng(7)
@@ -448,20 +448,38 @@ def test_a_save_removes_what_killed_writers_left(tmp_path):
     assert temporaries(tmp_path) == [alive.name]
 
 
+KILLED_WRITER = """
+import sys, time
+import numpy as np
+from deepjit import Model
+model = Model([2000, 1000, 1])
+if sys.argv[2] == "stuck":                  # killed for sure between writing and renaming
+    write = np.savez
+    np.savez = lambda *a, **k: (write(*a, **k), print("written", flush=True), time.sleep(60))
+print("ready", flush=True)
+while True:
+    model.save(sys.argv[1])
+"""
+
+
 def test_writers_killed_mid_save_leave_nothing_behind_after_the_next_save(tmp_path):
-    """A writer saving a 16 MB model in a loop is SIGKILLed 4 times at random moments;
-    the next save leaves only the model."""
+    """A writer stuck after writing its temporary, then writers saving a 16 MB model in a
+    loop, are SIGKILLed; the next save leaves only the model."""
     path = tmp_path / "model.npz"
-    script = ("import sys; from deepjit import Model; m = Model([2000, 1000, 1]); "
-              "print('ready', flush=True)\nwhile True: m.save(sys.argv[1])")
-    for delay in (0.05, 0.15, 0.3, 0.45):
-        writer = subprocess.Popen([sys.executable, "-c", script, str(path)],
-                                  stdout=subprocess.PIPE, text=True)
+    left = set()
+    for delay in ("stuck", 0.05, 0.15, 0.3, 0.45):
+        writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path), str(delay)],
+                                  env=subprocess_env(), stdout=subprocess.PIPE, text=True)
         assert writer.stdout.readline() == "ready\n"
-        time.sleep(delay)
+        if delay == "stuck":
+            assert writer.stdout.readline() == "written\n"
+        else:
+            time.sleep(delay)
         writer.kill()
         writer.wait()
         writer.stdout.close()
+        left.update(temporaries(tmp_path))
+    assert left                                         # the stuck writer's at least
     Model([3, 1]).save(path)
     assert os.listdir(tmp_path) == ["model.npz"]
     assert Model.load(path).layer_dims == [3, 1]

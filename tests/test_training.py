@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import deepjit
-from conftest import assert_params_rel, make_targets, numpy_descent
+from conftest import assert_params_rel, make_targets, numpy_descent, subprocess_env
 from deepjit import Model, datasets, training
 from deepjit.engines import reference
 
@@ -270,7 +270,8 @@ def test_more_ctrl_c_while_w1_is_rebuilt_cannot_lose_the_parameters():
     import sys
     import threading
     import time
-    child = subprocess.Popen([sys.executable, "-c", REBUILD_SCRIPT], stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-c", REBUILD_SCRIPT], env=subprocess_env(),
+                             stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line.strip()) for line in child.stdout],
