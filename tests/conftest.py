@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import cuda_setup  # noqa: F401  (the CUDA tests run in the simulator unless on a GPU)
 from deepjit.engines import reference
@@ -21,6 +22,23 @@ from deepjit.network import Network
 # $DEEPJIT_DATA names its folder (as for the benchmarks, e.g. on a GPU machine).
 CAT_DIR = (Path(os.environ["DEEPJIT_DATA"]) if os.environ.get("DEEPJIT_DATA") else
            Path(__file__).resolve().parents[2] / "shared" / "data" / "catvnoncat")
+
+# Hypothesis: DEEPJIT_HYPOTHESIS_EXAMPLES=1000 for a longer hunt; deadline off (Numba
+# compiles).  Under CI=true the examples are the same on every run (a hunt is for
+# development runs, not for deciding whether a submission lands).
+SETTINGS = settings(max_examples=int(os.environ.get("DEEPJIT_HYPOTHESIS_EXAMPLES", 50)),
+                    deadline=None, derandomize=os.environ.get("CI") == "true",
+                    suppress_health_check=[HealthCheck.too_slow,
+                                           HealthCheck.function_scoped_fixture])
+
+def subprocess_env():
+    """The environment for a child Python that imports the deepjit this process imported
+    (a relative PYTHONPATH=src would find another copy once the child's cwd differs)."""
+    import deepjit
+    source = str(Path(deepjit.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [source] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 OUTPUTS = ["sigmoid", "softmax", "linear"]

@@ -7,15 +7,16 @@ import signal
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import CAT_DIR, require_cat_data
+from conftest import CAT_DIR, require_cat_data, subprocess_env
 
 from deepjit import Model
-from deepjit.cli import load_data, main
+from deepjit.cli import main
 from deepjit.engines import cpu
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -24,7 +25,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def run_cli(*args, cwd=None):
     """``python -m deepjit ARGS`` in a subprocess; returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "deepjit", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
 
 
 def assert_png(path):
@@ -45,36 +46,6 @@ def write_csv(path, header, rows):
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
-
-
-# -- data files -------------------------------------------------------------------------------
-def test_npz_is_read_in_the_course_orientation(tmp_path):
-    X, Y = two_blobs(m=7)
-    np.savez(tmp_path / "d.npz", X=X, Y=Y.ravel())
-    X_read, Y_read, _ = load_data(tmp_path / "d.npz")
-    np.testing.assert_array_equal(X_read, X)
-    np.testing.assert_array_equal(Y_read, Y)
-
-
-def test_csv_rows_are_examples_and_the_label_column_is_removed(tmp_path):
-    write_csv(tmp_path / "d.csv", ["a", "y", "b"], [[1, 0, 2], [3, 1, 4], [5, 1, 6]])
-    X, Y, _ = load_data(tmp_path / "d.csv")
-    np.testing.assert_array_equal(X, [[1, 3, 5], [2, 4, 6]])
-    np.testing.assert_array_equal(Y, [[0, 1, 1]])
-    X, Y, _ = load_data(tmp_path / "d.csv", label_column="a")
-    np.testing.assert_array_equal(X, [[0, 1, 1], [2, 4, 6]])
-    np.testing.assert_array_equal(Y, [[1, 3, 5]])
-
-
-@pytest.mark.parametrize("content, message", [
-    ("a,label\n1,x\n", "must be a number"),
-    ("a,label\n1,0,3\n", "every row must have 2 values"),
-    ("a,label\n", "at least one example"),
-])
-def test_bad_csv_is_a_value_error(tmp_path, content, message):
-    (tmp_path / "d.csv").write_text(content)
-    with pytest.raises(ValueError, match=message):
-        load_data(tmp_path / "d.csv")
 
 
 # -- train and predict ------------------------------------------------------------------------
@@ -179,7 +150,7 @@ def test_ctrl_c_stops_training_and_still_saves_the_model(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "deepjit", "train", "--data", "d.npz", "--iterations",
          "100000000", "--learning-rate", "0.001"], cwd=tmp_path, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     progress = threading.Event()
     stderr = []
 
@@ -263,3 +234,106 @@ def test_demo_still_runs(capsys):
     out = capsys.readouterr().out
     assert "planar flower" in out and "Cost after iteration 9999" in out
     assert "Train accuracy: 9" in out
+
+
+# -- hostile input: one line and status 2, checked before any work ---------------------------
+def hostile_data(tmp_path):
+    """{name: path} of data files the CLI must refuse in one line."""
+    from test_datasets import hostile_npz, write_h5
+    paths = {name: path for name, (path, _) in hostile_npz(tmp_path).items()}
+    (tmp_path / "long.csv").write_text("a,label\n1," + "9" * 131_073 + "\n")
+    paths["long field csv"] = tmp_path / "long.csv"
+    write_h5(tmp_path / "group.h5", "group", np.array([0, 1]))
+    paths["h5 group"] = tmp_path / "group.h5"
+    write_h5(tmp_path / "strings.h5", np.array([b"ab", b"cd"]), np.array([0, 1]))
+    paths["h5 strings"] = tmp_path / "strings.h5"
+    return paths
+
+
+def assert_one_line_error(capsys, argv, message=""):
+    assert main(argv) == 2, argv
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("deepjit: error: "), err
+    assert "Traceback" not in err and re.search(message, err), (argv, err)
+    return err
+
+
+def test_hostile_data_files_are_one_line_errors(tmp_path, capsys):
+    for name, path in hostile_data(tmp_path).items():
+        err = assert_one_line_error(capsys, ["train", "--data", str(path), "--out",
+                                             str(tmp_path / "m.npz")], re.escape(str(path)))
+        assert not (tmp_path / "m.npz").exists(), name
+
+
+@pytest.fixture
+def small_machine(monkeypatch):
+    """A machine of 16 GiB, whatever this one has: the refusals do not depend on it."""
+    from deepjit import validation
+    monkeypatch.setattr(validation, "memory_limit", lambda: 16 * 2 ** 30)
+
+
+def test_what_would_not_fit_in_memory_is_refused_naming_the_setting(tmp_path, capsys,
+                                                                    small_machine):
+    X, Y = two_blobs(m=10)
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    np.savez(tmp_path / "labels.npz", X=X, Y=np.where(Y == 1, 1e12, 0))
+    many = np.random.RandomState(0).randn(2, 100_000)
+    np.savez(tmp_path / "many.npz", X=many, Y=(many[:1] > 0).astype(float))
+    train = ["train", "--iterations", "5", "--out", str(tmp_path / "m.npz"), "--data"]
+    assert_one_line_error(capsys, train + [str(tmp_path / "d.npz"), "--layers", "1000000000"],
+                          "--layers 1000000000 .*GiB")
+    assert_one_line_error(capsys, train + [str(tmp_path / "labels.npz"), "--output", "softmax"],
+                          "n_L = 1000000000001 from the labels.*GiB")
+    assert_one_line_error(capsys, train + [str(tmp_path / "many.npz"), "--formulation",
+                                           "examples"], "formulation: .*'examples'.*GiB")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_every_error_is_one_line_but_ctrl_c_is_not_swallowed(tmp_path, capsys, monkeypatch):
+    X, Y = two_blobs(m=10)
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    argv = ["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "m.npz")]
+    for error in (MemoryError(), KeyError("Unable to open object"), zipfile.BadZipFile("x"),
+                  TypeError("odd"), RecursionError()):
+        def fail(*args, error=error, **kwargs):
+            raise error
+        monkeypatch.setattr(Model, "fit", fail)
+        err = assert_one_line_error(capsys, argv)
+        assert type(error).__name__ in err or "out of memory" in err
+    monkeypatch.setattr(Model, "fit", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(argv) == 130
+
+
+def test_an_output_folder_that_does_not_exist_is_refused_before_training(tmp_path, capsys,
+                                                                         monkeypatch):
+    X, Y = two_blobs(m=10)
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    monkeypatch.setattr(Model, "fit", lambda *a, **k: pytest.fail("trained first"))
+    for option in ("--out", "--plot"):
+        assert_one_line_error(capsys, ["train", "--data", str(tmp_path / "d.npz"), option,
+                                       str(tmp_path / "missing" / "f")], f"{option} .*missing")
+    Model([2, 1]).save(tmp_path / "m.npz")
+    for option in ("--out", "--mislabeled"):
+        assert_one_line_error(capsys, ["predict", "--model", str(tmp_path / "m.npz"), "--data",
+                                       str(tmp_path / "d.npz"), option, str(tmp_path)],
+                              "cannot write")
+
+
+def test_choices_come_from_the_registries():
+    from deepjit.activations import HIDDEN_CODES, OUTPUT_CODES
+    from deepjit.engines import ENGINES, FORMULATIONS
+    from deepjit.initializers import INITIALIZERS
+    from deepjit.validation import DTYPES
+    from deepjit.cli import build_parser
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    choices = {a.dest: a.choices for a in train._actions if a.choices}
+    assert choices == {"activation": list(HIDDEN_CODES), "output": list(OUTPUT_CODES),
+                       "init": INITIALIZERS, "dtype": list(DTYPES), "engine": list(ENGINES),
+                       "formulation": list(FORMULATIONS)}
+
+
+def test_a_hostile_file_in_a_real_process_prints_no_traceback(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones(3))
+    os.replace(tmp_path / "a.npy", tmp_path / "a.npz")
+    result = run_cli("train", "--data", tmp_path / "a.npz", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr

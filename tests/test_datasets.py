@@ -1,9 +1,16 @@
 """Data loaders: the flower drawn as the course draws it, and the real cat images."""
+import csv
+import io
+import os
 import re
+import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from conftest import SETTINGS
 from deepjit import datasets
 
 
@@ -117,3 +124,125 @@ def test_h5_without_the_expected_datasets(tmp_path):
         f["images"] = np.zeros((2, 4, 4, 3), dtype=np.uint8)
     with pytest.raises(ValueError, match="_set_x"):
         datasets.load_h5_images(path)
+
+
+# -- data files: .npz, .csv, .h5 (the command line's --data) --------------------------------
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_npz_is_read_in_the_course_orientation(tmp_path):
+    X, Y = np.arange(14.0).reshape(2, 7), np.arange(7) % 2
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    data = datasets.load_data_file(tmp_path / "d.npz")
+    np.testing.assert_array_equal(data.X, X)
+    np.testing.assert_array_equal(data.Y, Y.reshape(1, 7))
+    assert data.images is None and datasets.load_npz(tmp_path / "d.npz").X.shape == (2, 7)
+
+
+def test_csv_rows_are_examples_and_the_label_column_is_removed(tmp_path):
+    write_csv(tmp_path / "d.csv", ["a", "y", "b"], [[1, 0, 2], [3, 1, 4], [5, 1, 6]])
+    X, Y, _ = datasets.load_data_file(tmp_path / "d.csv")
+    np.testing.assert_array_equal(X, [[1, 3, 5], [2, 4, 6]])
+    np.testing.assert_array_equal(Y, [[0, 1, 1]])
+    X, Y, _ = datasets.load_csv(tmp_path / "d.csv", label_column="a")
+    np.testing.assert_array_equal(X, [[0, 1, 1], [2, 4, 6]])
+    np.testing.assert_array_equal(Y, [[1, 3, 5]])
+
+
+@pytest.mark.parametrize("content, message", [
+    ("a,label\n1,x\n", "must be a number"),
+    ("a,label\n1,0,3\n", "every row must have 2 values"),
+    ("a,label\n", "at least one example"),
+    ("a,label\n1," + "9" * 131_073 + "\n", "not a readable CSV"),      # csv's field limit
+])
+def test_bad_csv_is_a_value_error(tmp_path, content, message):
+    (tmp_path / "d.csv").write_text(content)
+    with pytest.raises(ValueError, match=message):
+        datasets.load_data_file(tmp_path / "d.csv")
+
+
+def test_a_csv_that_is_not_text_is_a_value_error(tmp_path):
+    (tmp_path / "d.csv").write_bytes(b"a,label\n\xff\xfe,1\n")
+    with pytest.raises(ValueError, match="d.csv"):
+        datasets.load_csv(tmp_path / "d.csv")
+
+
+def hostile_npz(tmp_path):
+    """{name: (path, expected message)} for .npz files that must be refused."""
+    files = {}
+    with zipfile.ZipFile(tmp_path / "empty.npz", "w"):
+        pass
+    files["empty"] = "expected an array 'X'"
+    np.save(tmp_path / "array.npy", np.ones((2, 3)))
+    os.replace(tmp_path / "array.npy", tmp_path / "renamed.npz")
+    files["renamed"] = "not a .npz archive"
+    np.savez(tmp_path / "whole.npz", X=np.ones((2, 300)), Y=np.ones(300))
+    (tmp_path / "truncated.npz").write_bytes((tmp_path / "whole.npz").read_bytes()[:3000])
+    files["truncated"] = "truncated|not a readable|damaged|header"
+    np.savez(tmp_path / "pickled.npz", X=np.array([[{"a": 1}]], dtype=object))
+    files["pickled"] = "pickled"
+    np.savez(tmp_path / "strings.npz", X=np.array([["a", "b"]]))
+    files["strings"] = "real numbers"
+    np.savez(tmp_path / "complex.npz", X=np.ones((2, 2), dtype=complex))
+    files["complex"] = "real numbers"
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w", zipfile.ZIP_DEFLATED) as zf:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                      "shape": (10 ** 7, 10 ** 7)})
+        zf.writestr("X.npy", header.getvalue() + bytes(1000))
+    files["bomb"] = "does not match its size|GiB"
+    return {name: (tmp_path / f"{name}.npz", message) for name, message in files.items()}
+
+
+def test_hostile_npz_files_are_value_errors_naming_the_file(tmp_path):
+    for name, (path, message) in hostile_npz(tmp_path).items():
+        with pytest.raises(ValueError, match=f"{name}.npz.*({message})"):
+            datasets.load_data_file(path)
+
+
+def write_h5(path, x, y, **extra):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        for name, value in (("train_set_x", x), ("train_set_y", y)):
+            if isinstance(value, str):
+                f.create_group(name)
+            else:
+                f.create_dataset(name, data=value)
+
+
+def test_h5_image_sets_must_be_numbers(tmp_path):
+    images = np.zeros((3, 2, 2, 3), dtype=np.uint8)
+    write_h5(tmp_path / "ok.h5", images, np.array([0, 1, 1]))
+    data = datasets.load_data_file(tmp_path / "ok.h5")
+    assert data.X.shape == (12, 3) and data.images.shape == (2, 2, 3)
+    for name, x, y, why in [("group", "group", np.array([0, 1, 1]), "Group"),
+                            ("strings", np.array([b"ab", b"cd", b"ef"]), np.array([0, 1, 1]),
+                             "numbers"),
+                            ("labels", images, np.array([b"a", b"b", b"c"]), "numbers"),
+                            ("count", images, np.array([0, 1]), "m labels")]:
+        write_h5(tmp_path / f"{name}.h5", x, y)
+        with pytest.raises(ValueError, match=f"{name}.h5.*{why}"):
+            datasets.load_data_file(tmp_path / f"{name}.h5")
+    (tmp_path / "garbage.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match="garbage.h5"):
+        datasets.load_data_file(tmp_path / "garbage.h5")
+
+
+@SETTINGS
+@given(st.data())
+def test_any_corrupted_npz_is_data_or_a_value_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("npz") / "d.npz"
+    np.savez(path, X=np.arange(12.0).reshape(3, 4), Y=np.array([0, 1, 1, 0]))
+    raw = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    path.write_bytes(bytes(raw[:data.draw(st.integers(0, len(raw)))]))
+    try:
+        X, Y, _ = datasets.load_data_file(path)
+    except ValueError:
+        return
+    assert X.shape == (3, 4)

@@ -1,21 +1,18 @@
 """Property-based tests: whatever shapes, dtypes and NaN / inf placements reach Model,
 fit, predict (and the scikit-learn estimators), the only error is the documented
 ValueError, and a call that succeeds never returns NaN."""
-import os
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
+from conftest import SETTINGS
+import deepjit
 from deepjit import Model
 
-# DEEPJIT_HYPOTHESIS_EXAMPLES=1000 for a longer hunt; deadline off (Numba compiles).
-# Under CI=true the examples are the same on every run (a hunt is for development runs,
-# not for deciding whether a submission lands).
-SETTINGS = settings(max_examples=int(os.environ.get("DEEPJIT_HYPOTHESIS_EXAMPLES", 50)),
-                    deadline=None, derandomize=os.environ.get("CI") == "true",
-                    suppress_health_check=[HealthCheck.too_slow])
 DTYPES = [np.float64, np.float32, np.int64, np.int8, np.bool_, np.complex128, object, "U3"]
 SPECIALS = [np.nan, np.inf, -np.inf]
 OUTPUTS = ["sigmoid", "softmax", "linear"]
@@ -154,3 +151,59 @@ def test_estimators_raise_only_value_error(data, kind):
         assert np.all(np.isfinite(estimator.predict_proba(X)))
     else:
         assert np.all(np.isfinite(estimator.predict(X)))
+
+
+# -- odd argument values: accepted, or a ValueError that names the argument ----------------
+ODD = st.sampled_from([
+    None, True, False, np.True_, "3", "", b"relu", ["cpu"], {"a": 1}, {3}, (),
+    Fraction(1, 3), Fraction(10 ** 400), Decimal("0.1"), 1 + 2j, float("nan"), float("inf"),
+    -1, 0, 2, 10 ** 400, 1e300, -1e300, 2 ** 63, np.float32(0.1), np.int64(3), np.uint8(2),
+    np.array([1, 2]), np.array(0.5), np.array(["relu"]), object(), print])
+CONSTRUCTOR = ["hidden_activation", "output", "init", "seed", "dtype", "engine",
+               "leaky_slope", "formulation", "num_threads"]
+FIT = ["learning_rate", "num_iterations", "print_cost", "record_every", "callback"]
+
+
+@SETTINGS
+@given(argument=st.sampled_from(CONSTRUCTOR + FIT + ["layer_dims", "layer_dims[1]"]),
+       value=ODD)
+def test_odd_argument_values_are_accepted_or_refused_by_name(argument, value):
+    X = np.random.RandomState(0).randn(3, 5)
+    Y = (X[:1] > 0).astype(float)
+    constructor = {"layer_dims": [3, 2, 1], "init": "he", "engine": "numpy"}
+    fit = {"learning_rate": 0.01, "num_iterations": 2}
+    if argument == "layer_dims[1]":
+        constructor["layer_dims"] = [3, value, 1]
+    elif argument in FIT:
+        fit[argument] = value
+    else:
+        constructor[argument] = value
+    name = argument.split("[")[0]
+    try:
+        model = Model(**constructor)
+        if argument != "layer_dims":              # (other sizes, other data)
+            with np.errstate(all="ignore"):
+                model.fit(X, Y, **fit)
+    except ValueError as exc:
+        outcome(exc)
+        assert str(exc).startswith(f"{name}:"), str(exc)
+        return
+    except deepjit.TrainingDiverged:
+        return
+    outcome()
+
+
+NESTED = st.recursive(st.floats(-3, 3) | st.integers(-3, 3),
+                      lambda inner: st.lists(inner, min_size=1, max_size=3), max_leaves=12)
+
+
+@SETTINGS
+@given(X=NESTED)
+def test_nested_lists_of_any_shape_are_an_array_or_refused_by_name(X):
+    try:
+        Model([2, 1], engine="numpy").predict(X)
+    except ValueError as exc:
+        outcome(exc)
+        assert str(exc).startswith("X:"), str(exc)
+        return
+    outcome()

@@ -13,10 +13,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from deepjit import Model  # noqa: E402
 from deepjit.sklearn import DeepJITClassifier, DeepJITRegressor  # noqa: E402
 
-# Few iterations keep the ~100 checks fast.  learning_rate 0.03: some checks train on
-# unscaled blobs (features near +-10), where the default 0.1 makes the regressor diverge.
-CHECKED = [DeepJITClassifier(max_iter=100, learning_rate=0.03, random_state=0),
-           DeepJITRegressor(max_iter=100, learning_rate=0.03, random_state=0)]
+# The default arguments: some checks train on unscaled blobs (features near +-10), where
+# the regressor diverged before it standardised its features.
+CHECKED = [DeepJITClassifier(random_state=0), DeepJITRegressor(random_state=0)]
 
 
 @parametrize_with_checks(CHECKED)
@@ -96,3 +95,41 @@ def test_pipeline_and_grid_search():
     assert len(search.cv_results_["params"]) == 4
     assert search.best_params_["deepjitclassifier__learning_rate"] == 0.3
     assert search.score(X, y) > 0.85
+
+
+def test_errors_name_the_estimators_arguments():
+    X, y = moons(20)
+    for params, name in [({"max_iter": 0}, "max_iter"), ({"max_iter": 2.5}, "max_iter"),
+                         ({"hidden_layer_sizes": (3, 0)}, "hidden_layer_sizes"),
+                         ({"hidden_layer_sizes": (10 ** 400,)}, "hidden_layer_sizes"),
+                         ({"activation": "softmax"}, "activation"),
+                         ({"activation": ["relu"]}, "activation"),
+                         ({"learning_rate": "0.1"}, "learning_rate"),
+                         ({"init": "zeros"}, "init"), ({"random_state": -1}, "random_state"),
+                         ({"random_state": 2 ** 40}, "random_state")]:
+        for cls in (DeepJITClassifier, DeepJITRegressor):
+            with pytest.raises(ValueError, match=f"^{name}:"):
+                cls(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("size", [1e300, -1e307])
+def test_regressor_targets_near_the_float64_limit(size):
+    """Targets near 1e300 are learnt in standardised units and mapped back finitely; a
+    prediction beyond float64 is a ValueError, never inf."""
+    X, y = moons(60)
+    reg = DeepJITRegressor(max_iter=300, random_state=0).fit(X, y * size)
+    predicted = reg.predict(X)
+    assert np.all(np.isfinite(predicted)) and np.isfinite(reg.y_scale_).all()
+    small = DeepJITRegressor(max_iter=300, random_state=0).fit(X, np.sign(size) * y)
+    np.testing.assert_allclose(predicted / abs(size), small.predict(X), rtol=1e-9,
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="float64"):
+        reg.predict(X * 1e300)
+
+
+def test_regressor_learns_unscaled_features_with_the_defaults():
+    rng = np.random.RandomState(0)
+    X = rng.randn(80, 3) * [1e-3, 10, 1e4] + [0, 50, -1e5]
+    y = X @ [1e3, 0.1, 1e-4]
+    reg = DeepJITRegressor(random_state=0).fit(X, y)
+    assert reg.score(X, y) > 0.95

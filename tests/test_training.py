@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import deepjit
-from conftest import assert_params_rel, make_targets, numpy_descent
+from conftest import assert_params_rel, make_targets, numpy_descent, subprocess_env
 from deepjit import Model, datasets, training
 from deepjit.engines import reference
 
@@ -217,3 +217,79 @@ def test_cat_deep_network_first_costs(cat_dir):
     model.fit(X, Y, learning_rate=0.0075, num_iterations=101, record_every=100)
     assert model.costs_[0] == pytest.approx(0.7717493284237686, rel=1e-12)
     assert round(model.costs_[1], 6) == 0.672053
+
+
+REBUILD_SCRIPT = """
+import json, sys, time
+import numpy as np
+from deepjit import Model, training
+from deepjit.engines import cpu
+
+training.CHUNK_SECONDS = 0.01
+rebuild = cpu.example_space_W1
+
+def slow_rebuild(*args):
+    # W1 = W1_0 - (lr/m) S X^T made slow, so that Ctrl-C lands while it runs
+    print("rebuilding", flush=True)
+    time.sleep(1.0)
+    W1 = rebuild(*args)
+    print("rebuilt", flush=True)
+    time.sleep(0.3)
+    return W1
+
+rng = np.random.default_rng(0)
+X, Y = rng.standard_normal((50, 20)), (rng.random((1, 20)) > 0.5).astype(float)
+model = Model([50, 6, 1], "tanh", formulation="examples", seed=2)
+started = []
+def running(done, cost):
+    if not started:
+        started.append(done)
+        print("running", flush=True)
+cpu.example_space_W1 = slow_rebuild
+try:
+    model.fit(X, Y, 0.05, num_iterations=10 ** 7, callback=running)
+except KeyboardInterrupt:
+    print(json.dumps({"escaped": True, "n_iter": model.n_iter_}), flush=True)
+    sys.exit(0)
+cpu.example_space_W1 = rebuild
+fresh = Model([50, 6, 1], "tanh", formulation="examples", seed=2)
+fresh.fit(X, Y, 0.05, num_iterations=model.n_iter_)
+gap = max(float(np.max(np.abs(model.parameters[k] - fresh.parameters[k]))
+                / np.max(np.abs(fresh.parameters[k]))) for k in fresh.parameters)
+print(json.dumps({"escaped": False, "n_iter": model.n_iter_, "gap": gap,
+                  "interrupted": model.interrupted_}), flush=True)
+"""
+
+
+def test_more_ctrl_c_while_w1_is_rebuilt_cannot_lose_the_parameters():
+    """Ctrl-C every 50 ms from the first chunk until W1 (example space) is rebuilt: fit
+    returns with the parameters reached (those of a fresh run of as many iterations)."""
+    import json
+    import queue
+    import subprocess
+    import sys
+    import threading
+    import time
+    child = subprocess.Popen([sys.executable, "-c", REBUILD_SCRIPT], env=subprocess_env(),
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.strip()) for line in child.stdout],
+                     daemon=True).start()
+    seen = [lines.get(timeout=120)]
+    assert seen == ["running"]
+    signals = 0
+    while "rebuilt" not in seen and signals < 200:
+        child.send_signal(signal.SIGINT)
+        signals += 1
+        time.sleep(0.05)
+        while not lines.empty():
+            seen.append(lines.get())
+    child.wait(timeout=120)
+    while not lines.empty():
+        seen.append(lines.get())
+    assert child.returncode == 0, child.stderr.read()
+    assert "rebuilding" in seen and signals >= 10        # several arrived during the rebuild
+    result = json.loads(seen[-1])
+    assert result["escaped"] is False and result["interrupted"] is True
+    assert 0 < result["n_iter"] < 10 ** 7 and result["gap"] < 1e-12

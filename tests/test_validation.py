@@ -216,3 +216,85 @@ def test_as_matrix_copies_only_when_needed():
     A = np.ones((2, 3))
     assert as_matrix("A", A) is A
     assert as_matrix("A", A, dtype=np.float32).dtype == np.float32
+
+
+# -- odd values: a ValueError naming the argument, never a TypeError ------------------------
+def test_unhashable_and_odd_names_are_refused_by_name():
+    for kwargs, name in [(dict(engine=["cpu"]), "engine"), (dict(formulation={}), "formulation"),
+                         (dict(init=["he"]), "init"), (dict(dtype={"a": 1}), "dtype"),
+                         (dict(output=["sigmoid"]), "output"), (dict(engine=None), "engine"),
+                         (dict(init=np.array(["he", "small"])), "init")]:
+        with pytest.raises(ValueError, match=f"^{name}:"):
+            Model([3, 2, 1], **kwargs)
+
+
+def test_a_fraction_learning_rate_is_a_number():
+    from fractions import Fraction
+    exact = Model([3, 2, 1]).fit(X, Y, learning_rate=Fraction(1, 8), num_iterations=3)
+    as_float = Model([3, 2, 1]).fit(X, Y, learning_rate=0.125, num_iterations=3)
+    assert exact.costs_ == as_float.costs_
+    for value in (Fraction(10 ** 400), Fraction(-1, 3), 10 ** 400, np.True_):
+        with pytest.raises(ValueError, match="^learning_rate:"):
+            Model([3, 2, 1]).fit(X, Y, learning_rate=value)
+
+
+@pytest.mark.parametrize("dims", [[3, 10 ** 400, 1], [3, 1e300, 1], [1e300, 1], [3, np.True_]])
+def test_impossible_layer_sizes_are_refused_by_name(dims):
+    with pytest.raises(ValueError, match="^layer_dims:"):
+        Model(dims)
+
+
+def test_a_network_too_big_for_memory_is_refused_with_the_size_it_needs():
+    with pytest.raises(ValueError, match=r"^layer_dims: .*\[10000000, 10000000, 1\] would "
+                                         r"take about 1.49e\+06 GiB"):
+        Model([10 ** 7, 10 ** 7, 1])
+
+
+def test_from_parameters_with_a_key_that_is_not_a_string():
+    parameters = Model([3, 2, 1]).parameters
+    parameters[1] = parameters.pop("b2")
+    with pytest.raises(ValueError, match="^parameters: expected the keys"):
+        Model.from_parameters(parameters)
+
+
+def test_a_callback_that_cannot_be_called_is_refused_before_any_work():
+    model = Model([3, 2, 1])
+    before = model.parameters
+    for kwargs, name in [(dict(callback=5), "callback"), (dict(callback="print"), "callback"),
+                         (dict(print_cost="yes"), "print_cost")]:
+        with pytest.raises(ValueError, match=f"^{name}:"):
+            model.fit(X, Y, num_iterations=10 ** 6, **kwargs)
+    assert_untouched(model, before)
+
+
+@pytest.mark.parametrize("X_bad", [[[1.0, 2.0], [3.0]], [[1.0, [2.0, 3.0]], [4.0, 5.0]],
+                                   [[1, 2], "ab"]])
+def test_ragged_nested_lists_are_refused_by_name(X_bad):
+    with pytest.raises(ValueError, match="^X:"):
+        Model([2, 1]).fit(X_bad, [[0, 1]])
+
+
+def test_iteration_counts_beyond_the_kernels_counters_are_refused():
+    for name in ("num_iterations", "record_every"):
+        with pytest.raises(ValueError, match=f"^{name}:"):
+            Model([3, 1]).fit(X, Y, **{name: 2 ** 63})
+
+
+def test_softmax_integer_labels_do_not_build_a_k_by_k_matrix():
+    """10**5 classes, 4 examples: one-hot (10**5, 4), not eye(10**5) (80 GB)."""
+    Y_big = check_labels(np.array([[0, 99_999, 5, 5]]), "softmax", 100_000, np.float64)
+    assert Y_big.shape == (100_000, 4) and Y_big.sum() == 4 and Y_big[99_999, 1] == 1
+
+
+def test_training_that_would_not_fit_in_memory_names_the_formulation(monkeypatch):
+    """The example-space formulation on 100,000 examples asks for G (m, m), 74.5 GiB:
+    refused before anything is allocated (checked here against a 64 GiB machine)."""
+    from deepjit import validation
+    monkeypatch.setattr(validation, "memory_limit", lambda: 64 * 2 ** 30)
+    model = Model([2, 3, 1], formulation="examples")
+    X_many = np.zeros((2, 100_000))
+    with pytest.raises(ValueError, match="^formulation: .*'examples'.* 7[4-9].* GiB.*'dense'"):
+        model.fit(X_many, np.zeros((1, 100_000)), num_iterations=1)
+    monkeypatch.setattr(validation, "memory_limit", lambda: 2 ** 20)
+    with pytest.raises(ValueError, match="^engine: .*'numpy'"):
+        Model([2, 3, 1], engine="numpy").fit(X_many, np.zeros((1, 100_000)))

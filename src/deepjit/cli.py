@@ -1,110 +1,46 @@
 """The ``deepjit`` command line (also ``python -m deepjit``): ``train``, ``predict``,
-``demo``.
-
-Data files (``--data``), by suffix:
-
-- ``.h5`` / ``.hdf5``: a course image file (``*_set_x``, ``*_set_y``), flattened and
-  scaled to [0, 1] as the course does;
-- ``.npz``: arrays ``X`` of shape ``(n_x, m)``, one example per COLUMN as in the course,
-  and ``Y`` of shape ``(1, m)`` or ``(m,)`` (optional for ``predict``);
-- ``.csv``: a header row, one example per ROW; the label column is ``--label-column``
-  (default: ``label``, else ``y``), the other columns are the features.
-"""
+``demo``.  Data files (``--data``) are read by :func:`deepjit.datasets.load_data_file`
+(``.h5`` course images, ``.npz`` with X (n_x, m), ``.csv`` with one example per row).
+Every error is one line on stderr and exit status 2."""
 import argparse
 import csv
+import os
 import sys
 import time
-from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .engines import FORMULATIONS
+from .activations import HIDDEN_CODES, OUTPUT_CODES
+from .datasets import load_data_file
+from .engines import ENGINES, FORMULATIONS
+from .initializers import INITIALIZERS
+from .validation import DTYPES
 
 DATA_HELP = ("data file: .h5 (course images), .npz (X of shape (n_x, m), one example per "
              "column as in the course, and Y of shape (1, m) or (m,)) or .csv (header row, "
              "one example per row, a label column)")
-Images = namedtuple("Images", "classes shape")   # what a .h5 file adds: names, (h, w, c)
-
-
-# -- data files ---------------------------------------------------------------------------
-def load_data(path, label_column=None, need_labels=True):
-    """``(X (n_x, m), Y (1, m) or None, Images or None)`` from a data file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such data file: {path}")
-    suffix = path.suffix.lower()
-    readers = {".h5": _read_h5, ".hdf5": _read_h5, ".npz": _read_npz, ".csv": _read_csv}
-    if suffix not in readers:
-        raise ValueError(f"{path}: unknown data format {suffix!r}; expected .h5, .npz or .csv")
-    X, Y, images = readers[suffix](path, label_column)
-    if need_labels and Y is None:
-        raise ValueError(f"{path}: no labels found (training needs them)")
-    return X, Y, images
-
-
-def _read_h5(path, label_column):
-    from .datasets import flatten_images, load_h5_images
-    x_orig, y, classes = load_h5_images(path)
-    return flatten_images(x_orig), y, Images(classes, x_orig.shape[1:])
-
-
-def _read_npz(path, label_column):
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except ValueError as exc:
-        raise ValueError(f"{path}: refused, it holds pickled Python objects ({exc})") from None
-    if "X" not in arrays:
-        raise ValueError(f"{path}: expected an array 'X' of shape (n_x, m), found "
-                         f"{sorted(arrays)}")
-    X, Y = arrays["X"], arrays.get("Y")
-    if X.ndim != 2:
-        raise ValueError(f"{path}: X must be 2-D (n_x, m), got shape {X.shape}")
-    if Y is not None:
-        Y = Y.reshape(1, -1) if Y.ndim == 1 else Y
-        if Y.ndim != 2 or Y.shape[1] != X.shape[1]:
-            raise ValueError(f"{path}: Y must be (1, m) or (m,) with m = {X.shape[1]} (the "
-                             f"columns of X, one example per column), got shape {Y.shape}")
-    return X, Y, None
-
-
-def _read_csv(path, label_column):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if len(rows) < 2:
-        raise ValueError(f"{path}: expected a header row and at least one example row")
-    header, body = [name.strip() for name in rows[0]], rows[1:]
-    label = _label_column(path, header, label_column)
-    try:
-        values = np.array([[float(v) for v in row] for row in body if row])
-    except ValueError as exc:
-        raise ValueError(f"{path}: every value must be a number ({exc})") from None
-    if values.ndim != 2 or values.shape[1] != len(header):
-        raise ValueError(f"{path}: every row must have {len(header)} values, as the header")
-    features = [i for i, name in enumerate(header) if name != label]
-    Y = values[:, header.index(label)].reshape(1, -1) if label in header else None
-    return values[:, features].T, Y, None
-
-
-def _label_column(path, header, label_column):
-    if label_column is not None:
-        if label_column not in header:
-            raise ValueError(f"{path}: no column {label_column!r}; columns are {header}")
-        return label_column
-    return next((name for name in ("label", "y") if name in header), None)
 
 
 # -- train ----------------------------------------------------------------------------------
 def train(args):
     """Trains a network on --data, saves it, and plots the costs (and boundary)."""
     from . import Model
-    X, Y, _ = load_data(args.data, args.label_column)
+    _check_outputs(("--out", _with_npz(args.out)), ("--plot", args.plot))
+    X, Y, _ = load_data_file(args.data, args.label_column)
     n_out = _output_units(Y, args.output)
-    model = Model([X.shape[0], *args.layers, n_out], args.activation, args.output,
-                  init=args.init, seed=args.seed, dtype=args.dtype, engine=args.engine,
-                  formulation=args.formulation, num_threads=args.threads)
+    dims = [X.shape[0], *args.layers, n_out]
+    try:
+        model = Model(dims, args.activation, args.output, init=args.init, seed=args.seed,
+                      dtype=args.dtype, engine=args.engine, formulation=args.formulation,
+                      num_threads=args.threads)
+    except ValueError as exc:
+        if not str(exc).startswith("layer_dims"):
+            raise
+        raise ValueError(f"--layers {','.join(map(str, args.layers)) or 'none'} (with "
+                         f"n_x = {dims[0]} from the data and n_L = {n_out} from the labels "
+                         f"and --output {args.output}): {exc}") from None
     print(f"Training layers {model.layer_dims}, {args.activation}/{args.output}, "
           f"{X.shape[1]} examples, engine {args.engine}")
     started = time.perf_counter()
@@ -121,6 +57,23 @@ def train(args):
     return 0
 
 
+def _with_npz(path):
+    return path if path.endswith(".npz") else path + ".npz"
+
+
+def _check_outputs(*options):
+    """Refuses, before any work, an output path (``(option, path)``; None for an option
+    not given) whose folder is missing or not writable, or that is a folder."""
+    for option, path in options:
+        if path is None:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"{option} {path}: no such directory {folder}")
+        if os.path.isdir(path) or not os.access(folder, os.W_OK):
+            raise ValueError(f"{option} {path}: cannot write there")
+
+
 def _output_units(Y, output):
     """n_L from the labels: 1 for sigmoid, the number of classes for softmax (labels
     0..K-1), the rows of Y for linear."""
@@ -133,22 +86,25 @@ def _output_units(Y, output):
 
 
 class _ProgressBar:
-    """A tqdm bar on stderr; called as ``Model.fit``'s ``callback(done, cost)``."""
+    """A tqdm bar on stderr, shown from the first chunk on (an error found before
+    training starts stays one line); called as ``Model.fit``'s ``callback(done, cost)``."""
 
     def __init__(self, total):
-        self.total = total
+        self.total, self.bar = total, None
 
     def __enter__(self):
-        from tqdm import tqdm
-        self.bar = tqdm(total=self.total, unit="it", desc="training", file=sys.stderr)
         return self
 
     def __call__(self, done, cost):
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.total, unit="it", desc="training", file=sys.stderr)
         self.bar.update(done - self.bar.n)
         self.bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
 
     def __exit__(self, *exc):
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _write_plots(model, X, Y, args):
@@ -166,10 +122,11 @@ def _write_plots(model, X, Y, args):
 def predict(args):
     """Predicts --data with a saved model; prints the accuracy when labels are present."""
     from . import Model
+    _check_outputs(("--out", args.out), ("--mislabeled", args.mislabeled))
     if not Path(args.model).is_file():
         raise FileNotFoundError(f"no such model file: {args.model}")
     model = Model.load(args.model, engine=args.engine)
-    X, Y, images = load_data(args.data, args.label_column, need_labels=False)
+    X, Y, images = load_data_file(args.data, args.label_column, need_labels=False)
     proba, predicted = model.predict_proba(X), model.predict(X)
     print(f"Predicted {X.shape[1]} examples with {args.model} (layers {model.layer_dims})")
     if Y is not None:
@@ -290,18 +247,19 @@ def _add_train(commands):
     p.add_argument("--layers", type=_layers, default=[20, 7, 5],
                    help="hidden layer sizes, comma-separated; n_x and n_L come from the "
                         "data ('none' for logistic regression; default 20,7,5)")
-    p.add_argument("--activation", default="relu",
-                   choices=["relu", "tanh", "sigmoid", "leaky_relu", "linear"])
-    p.add_argument("--output", default="sigmoid", choices=["sigmoid", "softmax", "linear"],
+    p.add_argument("--activation", default="relu", choices=list(HIDDEN_CODES))
+    p.add_argument("--output", default="sigmoid", choices=list(OUTPUT_CODES),
                    help="sigmoid: labels 0/1; softmax: labels 0..K-1; linear: regression")
-    p.add_argument("--init", default="scaled", choices=["scaled", "small", "he", "xavier"])
+    p.add_argument("--init", default="scaled", choices=INITIALIZERS,
+                   help="weight initialisation (default scaled; zeros only with --layers "
+                        "none)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--learning-rate", type=_positive(float), default=0.0075)
     p.add_argument("--iterations", type=_positive(int), default=2500)
     p.add_argument("--record-every", type=_positive(int), default=100,
                    help="record the cost every N iterations (default 100)")
-    p.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    p.add_argument("--engine", default="cpu", choices=["cpu", "numpy", "cuda"])
+    p.add_argument("--dtype", default="float64", choices=list(DTYPES))
+    p.add_argument("--engine", default="cpu", choices=list(ENGINES))
     p.add_argument("--formulation", default="auto", choices=list(FORMULATIONS),
                    help="how the cpu and cuda engines compute (default auto: the cheapest)")
     p.add_argument("--threads", type=_positive(int), help="cpu engine threads (default: "
@@ -323,7 +281,7 @@ def _add_predict(commands):
                    "and the output probabilities")
     p.add_argument("--mislabeled", help="for .h5 images: write a grid of the mislabeled "
                    "images to this PNG")
-    p.add_argument("--engine", default="cpu", choices=["cpu", "numpy", "cuda"])
+    p.add_argument("--engine", default="cpu", choices=list(ENGINES))
     p.set_defaults(run=predict)
 
 
@@ -336,22 +294,34 @@ def build_parser():
     _add_predict(commands)
     p = commands.add_parser("demo", help="train on the built-in flower data (or the cat data)")
     p.add_argument("--data-dir", help="directory with train_catvnoncat.h5 / test_catvnoncat.h5")
-    p.add_argument("--engine", default="cpu", choices=["cpu", "numpy", "cuda"])
+    p.add_argument("--engine", default="cpu", choices=list(ENGINES))
     p.set_defaults(run=demo)
     return parser
 
 
 def main(argv=None):
+    """Runs a command; any error is one line on stderr and exit status 2 (a traceback
+    only with DEEPJIT_DEBUG=1); Ctrl-C outside training is status 130."""
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError, ImportError, RuntimeError, ArithmeticError) as exc:
-        print(f"deepjit: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("deepjit: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:                       # never BaseException: Ctrl-C, exit
+        if os.environ.get("DEEPJIT_DEBUG") == "1":
+            raise
+        print(f"deepjit: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+EXPECTED = (ValueError, OSError, ImportError, RuntimeError, ArithmeticError)
 
 
 def _one_line(exc):
-    return " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(str(exc).split())
+    if isinstance(exc, MemoryError):
+        return f"out of memory ({text or 'MemoryError'}); try smaller --layers or data"
+    if not isinstance(exc, EXPECTED) or not text:   # KeyError, BadZipFile, ...: say which
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text

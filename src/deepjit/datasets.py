@@ -1,11 +1,25 @@
-"""Data: the course's planar "flower", the cat vs non-cat images, the extra 2-D sets."""
+"""Data: the course's planar "flower", the cat vs non-cat images, the extra 2-D sets,
+and data files (``.h5`` course images, ``.npz``, ``.csv``) in the course's orientation.
+
+Data files are checked before they are read: an archive by its listing and each array's
+header, an image file by its datasets' shapes and types, and every array's size against
+the machine's memory; anything wrong is a ValueError naming the file.
+"""
+import csv
+import math
 import os
 from collections import namedtuple
 
 import numpy as np
 
+from .model_io import NpzReader
+from .validation import check_memory
+
 CatData = namedtuple("CatData", "train_x_orig train_y test_x_orig test_y classes")
 CAT_FILES = {"train": "train_catvnoncat.h5", "test": "test_catvnoncat.h5"}
+DataFile = namedtuple("DataFile", "X Y images")   # X (n_x, m), Y (n, m) or None, Images
+Images = namedtuple("Images", "classes shape")    # what a .h5 file adds: names, (h, w, c)
+NUMBER_KINDS = "biuf"                               # bool, integers, floats
 
 
 def draw_flower(rng, m=400):
@@ -61,19 +75,40 @@ def _h5py():
 
 def load_h5_images(path):
     """One course .h5 file: ``(x_orig (m, 64, 64, 3) uint8, y (1, m), classes)``.  The
-    dataset names are found by their prefixes (``*_set_x``, ``*_set_y``)."""
-    path = os.fspath(path)
+    dataset names are found by their prefixes (``*_set_x``, ``*_set_y``); both must be
+    numeric datasets with one entry per example."""
+    path = os.fsdecode(os.fspath(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such data file: {os.path.abspath(path)}")
-    with _h5py().File(path, "r") as f:
-        names = list(f.keys())
-        x_name = next((n for n in names if n.endswith("_set_x")), None)
-        y_name = next((n for n in names if n.endswith("_set_y")), None)
-        if x_name is None or y_name is None:
-            raise ValueError(f"{path}: expected datasets '*_set_x' and '*_set_y', found {names}")
-        x, y = np.array(f[x_name][:]), np.array(f[y_name][:])
-        classes = np.array(f["list_classes"][:]) if "list_classes" in f else None
-    return x, y.reshape((1, y.shape[0])), classes
+    h5py = _h5py()
+    try:
+        with h5py.File(path, "r") as f:
+            names = list(f.keys())
+            x_name = next((n for n in names if n.endswith("_set_x")), None)
+            y_name = next((n for n in names if n.endswith("_set_y")), None)
+            if x_name is None or y_name is None:
+                raise ValueError(f"{path}: expected datasets '*_set_x' and '*_set_y', found "
+                                 f"{names}")
+            x, y = (_h5_numbers(path, f, name, h5py) for name in (x_name, y_name))
+            classes = np.array(f["list_classes"][:]) if "list_classes" in f else None
+    except (OSError, KeyError, TypeError, RuntimeError) as exc:   # h5py's own errors
+        raise ValueError(f"{path}: not a readable .h5 image file ({exc})") from None
+    if x.ndim < 2 or y.size != x.shape[0]:
+        raise ValueError(f"{path}: expected images (m, ...) and m labels, got shapes "
+                         f"{x.shape} and {y.shape}")
+    return x, y.reshape((1, y.size)), classes
+
+
+def _h5_numbers(path, f, name, h5py):
+    """Dataset ``name`` as an array, after checking that it is a numeric dataset (not a
+    group, not strings) that fits in memory."""
+    item = f[name]
+    if not isinstance(item, h5py.Dataset) or item.dtype.kind not in NUMBER_KINDS:
+        kind = type(item).__name__ if not isinstance(item, h5py.Dataset) else item.dtype
+        raise ValueError(f"{path}: {name!r} must be a dataset of numbers, found {kind}")
+    check_memory("data", math.prod(item.shape) * (item.dtype.itemsize + 16),
+                 f"{path} ({name!r} {item.shape}, flattened to float64)")
+    return np.array(item[()])
 
 
 def load_catvnoncat(path):
@@ -99,3 +134,102 @@ def flatten_images(x_orig):
     """``(m, h, w, c)`` images to ``X (h*w*c, m)`` float64 in [0, 1], as the course
     prepares them (``x.reshape(m, -1).T / 255.``)."""
     return x_orig.reshape(x_orig.shape[0], -1).T / 255.
+
+
+# -- data files (the command line's --data) ----------------------------------------------
+def load_data_file(path, label_column=None, need_labels=True):
+    """A data file as ``DataFile(X (n_x, m), Y (n, m) or None, images)``, by suffix:
+
+    - ``.h5`` / ``.hdf5``: a course image file (``*_set_x``, ``*_set_y``), flattened and
+      scaled to [0, 1] as the course does (``images`` gives the class names and shape);
+    - ``.npz``: ``X`` of shape ``(n_x, m)``, one example per COLUMN as in the course, and
+      ``Y`` of shape ``(n, m)`` or ``(m,)`` (optional);
+    - ``.csv``: a header row, one example per ROW; the label column is ``label_column``
+      (default ``label``, else ``y``), the other columns are the features.
+
+    ``need_labels`` refuses a file without labels.  Problems are ValueErrors naming the
+    file (FileNotFoundError when it is missing)."""
+    path = os.fsdecode(os.fspath(path))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such data file: {path}")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in DATA_READERS:
+        raise ValueError(f"{path}: unknown data format {suffix!r}; expected one of "
+                         f"{sorted(DATA_READERS)}")
+    read = DATA_READERS[suffix]
+    data = read(path, label_column) if read is load_csv else read(path)
+    if need_labels and data.Y is None:
+        raise ValueError(f"{path}: no labels found (training needs them)")
+    return data
+
+
+def load_h5(path):
+    """A course image file as ``DataFile(X (h*w*c, m) in [0, 1], Y (1, m), Images)``."""
+    x_orig, y, classes = load_h5_images(path)
+    return DataFile(flatten_images(x_orig), y, Images(classes, x_orig.shape[1:]))
+
+
+def load_npz(path):
+    """``DataFile(X, Y or None, None)`` from an ``.npz`` holding ``X (n_x, m)`` and
+    optionally ``Y (n, m)`` or ``(m,)``; arrays of numbers only, never pickles, each
+    checked by its header before it is read."""
+    path = os.fsdecode(os.fspath(path))
+    with NpzReader(path) as npz:
+        if "X" not in npz.members:
+            npz.fail(f"expected an array 'X' of shape (n_x, m), found {sorted(npz.members)}")
+        arrays = {name: _npz_numbers(npz, name) for name in ("X", "Y") if name in npz.members}
+    X, Y = arrays["X"], arrays.get("Y")
+    if X.ndim != 2:
+        raise ValueError(f"{path}: X must be 2-D (n_x, m), got shape {X.shape}")
+    if Y is not None:
+        Y = Y.reshape(1, -1) if Y.ndim == 1 else Y
+        if Y.ndim != 2 or Y.shape[1] != X.shape[1]:
+            raise ValueError(f"{path}: Y must be (n, m) or (m,) with m = {X.shape[1]} (the "
+                             f"columns of X, one example per column), got shape {Y.shape}")
+    return DataFile(X, Y, None)
+
+
+def _npz_numbers(npz, name):
+    shape, dtype = npz.header(name)
+    if dtype.kind not in NUMBER_KINDS:
+        npz.fail(f"{name} must hold real numbers, found {dtype}")
+    check_memory("data", math.prod(shape) * max(dtype.itemsize, 8) * 2,
+                 f"{npz.path} ({name} {shape} {dtype}, as float64)")
+    return npz.read(name, shape, dtype)
+
+
+def load_csv(path, label_column=None):
+    """``DataFile(X (n_x, m), Y (1, m) or None, None)`` from a CSV file with a header row
+    and one example per row; ``label_column`` (default ``label``, else ``y``) holds the
+    labels, the other columns the features."""
+    path = os.fsdecode(os.fspath(path))
+    check_memory("data", os.path.getsize(path) * 10, f"{path} (read as a table)")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except (csv.Error, UnicodeDecodeError) as exc:           # a 131,072+ character field
+        raise ValueError(f"{path}: not a readable CSV file ({exc})") from None
+    if len(rows) < 2:
+        raise ValueError(f"{path}: expected a header row and at least one example row")
+    header, body = [name.strip() for name in rows[0]], rows[1:]
+    label = _label_column(path, header, label_column)
+    try:
+        values = np.array([[float(v) for v in row] for row in body if row])
+    except ValueError as exc:
+        raise ValueError(f"{path}: every value must be a number ({exc})") from None
+    if values.ndim != 2 or values.shape[1] != len(header):
+        raise ValueError(f"{path}: every row must have {len(header)} values, as the header")
+    features = [i for i, name in enumerate(header) if name != label]
+    Y = values[:, header.index(label)].reshape(1, -1) if label in header else None
+    return DataFile(values[:, features].T, Y, None)
+
+
+def _label_column(path, header, label_column):
+    if label_column is not None:
+        if label_column not in header:
+            raise ValueError(f"{path}: no column {label_column!r}; columns are {header}")
+        return label_column
+    return next((name for name in ("label", "y") if name in header), None)
+
+
+DATA_READERS = {".h5": load_h5, ".hdf5": load_h5, ".npz": load_npz, ".csv": load_csv}

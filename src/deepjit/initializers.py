@@ -33,7 +33,7 @@ INITIALIZERS = sorted(SCALINGS) + ["zeros"]
 
 
 def check_init(init, layer_dims):
-    if init not in INITIALIZERS:
+    if not isinstance(init, str) or init not in INITIALIZERS:
         raise ValueError(f"init: unknown initialisation {init!r}; expected one of {INITIALIZERS}")
     if init == "zeros" and len(layer_dims) > 2:
         raise ValueError("init: 'zeros' is only valid for a network with no hidden layer "
@@ -47,7 +47,7 @@ def check_seed(seed):
     """None (the global generator) or an integer in [0, 2**32 - 1], as np.random.seed takes."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) \
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) \
             or not 0 <= seed < 2 ** 32:
         raise ValueError(f"seed: expected None or an integer between 0 and 2**32 - 1, "
                          f"got {seed!r}")

@@ -1,15 +1,19 @@
 """``Model``: validation, initialisation, fit / predict, save / load; picks an engine."""
+import os
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import model_io
 from .activations import DEFAULT_LEAKY_SLOPE
-from .engines import check_engine, check_formulation, get_engine
+from .engines import ENGINES, FORMULATIONS, get_engine
+from .engines.formulation import choose as choose_formulation
 from .initializers import check_init, initialize
 from .network import Network
-from .training import TrainingDiverged, gradient_descent
-from .validation import (as_matrix, check_dtype, check_labels, check_same_m,
-                         positive_int, positive_number)
+from .training import InterruptFlag, TrainingDiverged, gradient_descent
+from .validation import (as_matrix, check_choice, check_dtype, check_labels, check_memory,
+                         check_same_m, parameter_bytes, positive_int, positive_number,
+                         training_bytes)
 
 
 class Model:
@@ -44,13 +48,15 @@ class Model:
                  init="scaled", seed=1, dtype="float64", engine="cpu",
                  leaky_slope=DEFAULT_LEAKY_SLOPE, formulation="auto", num_threads=None):
         self.net = Network.build(layer_dims, hidden_activation, output, leaky_slope)
-        self.formulation = check_formulation(formulation)
+        self.formulation = check_choice("formulation", formulation, FORMULATIONS)
         self.num_threads = None if num_threads is None else positive_int("num_threads",
                                                                           num_threads)
         self.init = check_init(init, self.net.layer_dims)
         self.seed = seed
         self.dtype = check_dtype(dtype)
-        self.engine = check_engine(engine)
+        self.engine = check_choice("engine", engine, ENGINES)
+        check_memory("layer_dims", parameter_bytes(self.net.layer_dims, self.dtype.itemsize),
+                     f"the parameters of {list(self.net.layer_dims)}")
         self._params = initialize(self.net.layer_dims, init, seed, self.dtype)
         self.costs_, self.final_cost_, self.n_iter_, self.interrupted_ = [], None, 0, False
 
@@ -60,6 +66,7 @@ class Model:
         """A model starting from ``{"W1": ..., "b1": ..., ...}`` (copied); ``options``
         are the constructor's (``formulation``, ``num_threads``)."""
         dims = _dims_of(parameters)
+        check_memory("parameters", parameter_bytes(dims, 8), f"a copy of {dims}")
         if dtype is None:
             dtype = "float32" if np.asarray(parameters["W1"]).dtype == np.float32 else "float64"
         model = cls(dims, hidden_activation, output, init="small", seed=0, dtype=dtype,
@@ -92,6 +99,11 @@ class Model:
         receives them instead.  ``callback(iterations_done, last_recorded_cost)`` is
         called between compiled chunks (for progress bars).  Ctrl-C stops at the end
         of the current compiled chunk and keeps those parameters.  Returns the model."""
+        learning_rate = positive_number("learning_rate", learning_rate)
+        num_iterations = positive_int("num_iterations", num_iterations)
+        record_every = positive_int("record_every", record_every)
+        _check_hook("callback", callback, allowed=(type(None),))
+        _check_hook("print_cost", print_cost, allowed=(type(None), bool, np.bool_, int))
         X = self._check_X(X)
         Y = check_labels(Y, self.net.output, self.net.layer_dims[-1], self.dtype)
         return self._fit_targets(X, Y, learning_rate, num_iterations, print_cost,
@@ -106,20 +118,24 @@ class Model:
         learning_rate = positive_number("learning_rate", learning_rate)
         num_iterations = positive_int("num_iterations", num_iterations)
         record_every = positive_int("record_every", record_every)
+        self._check_training_memory(X.shape[1], num_iterations)
         trainer = get_engine(self.engine).make_trainer(
             self._params, X, Y, self.net, learning_rate, formulation=self.formulation,
             num_iterations=num_iterations, num_threads=self.num_threads)
         on_cost = print_cost if callable(print_cost) else (_print_cost if print_cost else None)
-        try:
-            with threadpool_limits(self.num_threads, user_api="blas"):
-                log = gradient_descent(trainer, num_iterations, record_every, on_cost,
-                                       callback)
-        except TrainingDiverged as diverged:
-            self._params, self.n_iter_ = trainer.parameters(), diverged.iterations
-            raise
-        self._params = trainer.parameters()
-        self.costs_, self.final_cost_, self.n_iter_ = log.costs, log.final_cost, log.iterations
-        self.interrupted_ = log.interrupted
+        # Ctrl-C stays a flag until the model holds the parameters reached: a second one
+        # while W1 is rebuilt (example space) or copied out cannot lose them.
+        with InterruptFlag() as interrupt:
+            try:
+                with threadpool_limits(self.num_threads, user_api="blas"):
+                    log = gradient_descent(trainer, num_iterations, record_every, on_cost,
+                                           callback, interrupt)
+            except TrainingDiverged as diverged:
+                self._params, self.n_iter_ = trainer.parameters(), diverged.iterations
+                raise
+            self._params = trainer.parameters()
+            self.costs_, self.final_cost_ = log.costs, log.final_cost
+            self.n_iter_, self.interrupted_ = log.iterations, log.interrupted
         if log.interrupted:
             print(f"Interrupted: stopped after {log.iterations} of {num_iterations} "
                   "iterations; the model keeps the parameters reached.")
@@ -158,6 +174,26 @@ class Model:
     def _check_X(self, X):
         return as_matrix("X", X, rows=self.net.layer_dims[0], dtype=self.dtype)
 
+    def _check_training_memory(self, m, num_iterations):
+        """Refuses a fit whose arrays would not fit in memory, naming the formulation
+        (the cpu and numpy engines; the cuda engine's arrays live on the GPU)."""
+        if self.engine == "cuda":
+            return
+        formulation, hint = "numpy", "; engine='cpu' keeps far less"
+        if self.engine == "cpu":
+            formulation = self.formulation
+            if formulation == "auto":
+                formulation = choose_formulation(self.net.layer_dims, m, num_iterations)
+            hint = {"examples": "; formulation='dense' or 'streamed' needs no (m, m) matrix",
+                    "dense": "; formulation='streamed' keeps no (n_l, m) activations"
+                    }.get(formulation, "")
+        threads = self.num_threads or os.cpu_count() or 1
+        nbytes = training_bytes(self.net.layer_dims, m, formulation, self.dtype.itemsize,
+                                threads)
+        check_memory("formulation" if self.engine == "cpu" else "engine", nbytes,
+                     f"{self.engine} engine, formulation {formulation!r}, training "
+                     f"{self.layer_dims} on {m} examples", hint)
+
     # -- files ------------------------------------------------------------------------
     def save(self, path):
         """Atomic ``.npz`` of plain arrays plus JSON metadata; returns the path written."""
@@ -168,14 +204,26 @@ class Model:
 
     @classmethod
     def load(cls, path, engine="cpu"):
-        parameters, meta = model_io.load(path)
+        """The model saved at ``path`` (str, bytes or os.PathLike); a ValueError names the
+        file and what is wrong with it."""
+        check_choice("engine", engine, ENGINES)
+        arrays, meta = model_io.load(path)
+        parameters = {k: arrays[k] for k in model_io.parameter_names(meta["layer_dims"])}
         try:
             model = cls.from_parameters(parameters, meta["hidden_activation"], meta["output"],
                                         meta["dtype"], engine, meta["leaky_slope"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: invalid model metadata ({exc})") from None
-        model.costs_ = list(meta.get("costs", []))
+            raise ValueError(f"{model_io.as_path(path)}: invalid model metadata ({exc})") \
+                from None
+        model.costs_ = [float(c) for c in meta.get("costs", [])]
         return model
+
+
+def _check_hook(name, value, allowed):
+    """``value`` must be a function ``f(i, cost)`` or of one of the ``allowed`` types."""
+    if not (callable(value) or isinstance(value, allowed)):
+        raise ValueError(f"{name}: expected a function f(i, cost) or one of "
+                         f"{[t.__name__ for t in allowed]}, got {value!r}")
 
 
 def _print_cost(iteration, cost):
@@ -187,8 +235,9 @@ def _dims_of(parameters):
         raise ValueError("parameters: expected a dict {'W1': ..., 'b1': ..., ...}")
     L = len(parameters) // 2
     keys = [k for l in range(1, L + 1) for k in (f"W{l}", f"b{l}")]
-    if sorted(keys) != sorted(parameters):
-        raise ValueError(f"parameters: expected the keys {keys}, got {sorted(parameters)}")
+    if set(keys) != set(parameters):
+        raise ValueError(f"parameters: expected the keys {keys}, got "
+                         f"{sorted(map(repr, parameters))}")
     dims = [np.shape(parameters["W1"])[1] if np.ndim(parameters["W1"]) == 2 else -1]
     for l in range(1, L + 1):
         W, b = np.shape(parameters[f"W{l}"]), np.shape(parameters[f"b{l}"])

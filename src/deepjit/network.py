@@ -1,4 +1,5 @@
 """The architecture of a network: sizes, activations per layer, output and slope."""
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -58,5 +59,9 @@ def check_layer_dims(layer_dims):
 
 
 def _is_size(n):
-    return (isinstance(n, numbers.Real) and not isinstance(n, bool) and bool(np.isfinite(n))
-            and n >= 1 and n == int(n))
+    if not isinstance(n, numbers.Real) or isinstance(n, (bool, np.bool_)):
+        return False
+    try:
+        return math.isfinite(n) and n >= 1 and n == int(n)
+    except (OverflowError, ValueError, TypeError):      # 10**400
+        return False

@@ -8,10 +8,12 @@ trained by full-batch gradient descent.
 Defaults differ from the course's cat network on purpose: ``learning_rate=0.1`` and
 ``init="he"`` suit the standardised features scikit-learn users feed (``StandardScaler``
 in a ``Pipeline``); the course's ``0.0075`` is tuned for a deep net on raw pixels and
-barely moves a small net in a few hundred iterations.  Targets of the regressor are
-standardised inside, so one learning rate suits targets of any scale; the features are
-not (gradient descent on features of very different scales is slow or diverges:
-``deepjit.TrainingDiverged``), so put a ``StandardScaler`` first.
+barely moves a small net in a few hundred iterations.  The regressor standardises its
+features and targets inside, so one learning rate suits data of any scale (targets up to
+float64's range); the classifier does not (gradient descent on features of very
+different scales is slow or diverges: ``deepjit.TrainingDiverged``), so put a
+``StandardScaler`` first.  Errors name the estimator's own arguments (``max_iter``,
+``hidden_layer_sizes``, ``activation``, ``random_state``).
 
 Needs scikit-learn: ``pip install 'deepjit[sklearn]'``.
 """
@@ -23,7 +25,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from .activations import HIDDEN_CODES
+from .initializers import INITIALIZERS
 from .model import Model
+from .validation import check_choice, positive_int, positive_number
 
 __all__ = ["DeepJITClassifier", "DeepJITRegressor"]
 
@@ -48,11 +53,14 @@ class _DeepJITBase(BaseEstimator):
         ``Y`` already in deepjit's orientation ``(n_out, n_samples)``."""
         n_out = Y.shape[0] if output != "softmax" else len(self.classes_)
         layer_dims = [X.shape[1], *_hidden_sizes(self.hidden_layer_sizes), n_out]
+        check_choice("activation", self.activation, HIDDEN_CODES)
+        check_choice("init", self.init, INITIALIZERS)
+        learning_rate = positive_number("learning_rate", self.learning_rate)
+        max_iter = positive_int("max_iter", self.max_iter)
         self.model_ = Model(layer_dims, self.activation, output, init=self.init,
                             seed=_seed(self.random_state), dtype=self.dtype,
                             engine=self.engine)
-        self.model_.fit(X.T, Y, learning_rate=self.learning_rate,
-                        num_iterations=self.max_iter)
+        self.model_.fit(X.T, Y, learning_rate=learning_rate, num_iterations=max_iter)
         self.loss_curve_ = list(self.model_.costs_)
         self.n_iter_ = self.model_.n_iter_
         return self
@@ -106,10 +114,11 @@ class DeepJITClassifier(ClassifierMixin, _DeepJITBase):
 class DeepJITRegressor(RegressorMixin, _DeepJITBase):
     """A fully connected network regressor: linear output, half mean squared error.
     ``y`` may be ``(n_samples,)`` or ``(n_samples, n_outputs)``; ``predict`` returns the
-    same shape.  The network learns the standardised targets ``(y - y_mean_) /
-    y_scale_`` (so one learning rate suits targets of any scale; ``loss_curve_`` is in
-    those units) and ``predict`` maps back.  Hyperparameters and other fitted attributes
-    as in :class:`DeepJITClassifier` (no ``classes_``)."""
+    same shape.  The network learns from the standardised features ``(X - x_mean_) /
+    x_scale_`` and targets ``(y - y_mean_) / y_scale_`` (so one learning rate suits data
+    of any scale; ``loss_curve_`` is in those units) and ``predict`` maps back; a
+    prediction beyond float64's range is a ValueError, never inf.  Hyperparameters and
+    other fitted attributes as in :class:`DeepJITClassifier` (no ``classes_``)."""
 
     def fit(self, X, y):
         """``X : (n_samples, n_features)``, ``y : (n_samples,)`` or
@@ -119,14 +128,27 @@ class DeepJITRegressor(RegressorMixin, _DeepJITBase):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")  # strings
         self._y_1d = y.ndim == 1
         Y = y.reshape(1, -1) if self._y_1d else y.T
-        self.y_mean_ = Y.mean(axis=1, keepdims=True)
-        scale = Y.std(axis=1, keepdims=True)
-        self.y_scale_ = np.where(scale > 0, scale, 1.0)
-        return self._fit_model(X, (Y - self.y_mean_) / self.y_scale_, "linear")
+        self.x_mean_, self.x_scale_, X_std = _standardise("X", X.T)
+        self.y_mean_, self.y_scale_, Y_std = _standardise("y", Y)
+        return self._fit_model(X_std.T.astype(X.dtype, copy=False), Y_std, "linear")
+
+    def _forward(self, X):
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        with np.errstate(over="ignore", invalid="ignore"):
+            X_std = (X / self.x_scale_.T - self.x_mean_.T / self.x_scale_.T).astype(X.dtype)
+        if not np.all(np.isfinite(X_std)):
+            raise ValueError("X: features too far outside the training range to "
+                             "standardise in float64")
+        return self.model_.predict_proba(X_std.T).T
 
     def predict(self, X):
         """Predictions ``(n_samples,)`` or ``(n_samples, n_outputs)`` as ``y`` was."""
-        A = self._forward(X) * self.y_scale_.T + self.y_mean_.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            A = self._forward(X) * self.y_scale_.T + self.y_mean_.T
+        if not np.all(np.isfinite(A)):
+            raise ValueError("X: the predictions lie beyond float64's range (the network "
+                             "extrapolates far outside the training targets)")
         return A[:, 0] if self._y_1d else A
 
     def __sklearn_tags__(self):
@@ -135,19 +157,43 @@ class DeepJITRegressor(RegressorMixin, _DeepJITBase):
         return tags
 
 
+def _standardise(name, A):
+    """``(mean, scale, (A - mean) / scale)`` per row of ``A (k, n)``, computed in units
+    of each row's largest magnitude so that values near 1e308 neither overflow nor give
+    an infinite scale."""
+    unit = np.max(np.abs(A), axis=1, keepdims=True)
+    unit = np.where(unit > 0, unit, 1.0)
+    A_unit = A / unit
+    mean, spread = A_unit.mean(axis=1, keepdims=True), A_unit.std(axis=1, keepdims=True)
+    spread = np.where(spread > 0, spread, 1.0)
+    scale = np.where(spread * unit > 0, spread * unit, 1.0)
+    return mean * unit, scale, (A_unit - mean) / spread
+
+
 def _hidden_sizes(sizes):
-    """``hidden_layer_sizes`` as a list of ints (a single int is one hidden layer)."""
+    """``hidden_layer_sizes`` as a list of positive ints (a single int is one hidden
+    layer)."""
     if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
         sizes = (sizes,)
     try:
-        return list(sizes)
-    except TypeError:
+        sizes = list(sizes) if not isinstance(sizes, (str, bytes)) else None
+        return [positive_int("hidden_layer_sizes", n) for n in sizes]
+    except (TypeError, ValueError):
         raise ValueError("hidden_layer_sizes: expected a tuple of positive integers, got "
                          f"{sizes!r}") from None
 
 
 def _seed(random_state):
     """An int seed (the course's seeded draws) or None (the global ``np.random``)."""
-    if random_state is None or isinstance(random_state, numbers.Integral):
-        return random_state
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if not 0 <= random_state < 2 ** 32:
+            raise ValueError("random_state: expected None, an integer between 0 and "
+                             f"2**32 - 1 or a RandomState, got {random_state!r}")
+        return int(random_state)
+    if random_state is None:
+        return None
+    try:
+        return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    except ValueError:
+        raise ValueError("random_state: expected None, an integer between 0 and 2**32 - 1 "
+                         f"or a RandomState, got {random_state!r}") from None

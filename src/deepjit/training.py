@@ -32,8 +32,11 @@ class FitLog:
     interrupted: bool = False                    # stopped early by Ctrl-C
 
 
-class _InterruptFlag:
-    """Turns SIGINT into a flag while training (main thread only)."""
+class InterruptFlag:
+    """Turns SIGINT into a flag (main thread only): inside ``with InterruptFlag()``
+    Ctrl-C never raises, so training stops between chunks and the work after the loop
+    (rebuilding the parameters, handing them to the model) cannot be cut short by a
+    second Ctrl-C.  The previous handler is back on exit."""
 
     def __init__(self):
         self.raised = False
@@ -77,38 +80,43 @@ def _diverged(trainer, previous, end):
 
 
 def gradient_descent(trainer, num_iterations, record_every=100, on_cost=None,
-                     callback=None):
+                     callback=None, interrupt=None):
     """Runs ``num_iterations`` iterations.  ``on_cost(i, cost)`` is called for every
     recorded iteration and for the last one; ``callback(iterations_done, cost)`` after
-    every chunk.  Returns a :class:`FitLog`; raises :class:`TrainingDiverged`."""
+    every chunk.  Stops early once ``interrupt.raised`` (an :class:`InterruptFlag` that
+    the caller holds over its own follow-up work; by default one held over the loop
+    alone).  Returns a :class:`FitLog`; raises :class:`TrainingDiverged`."""
+    if interrupt is None:
+        with InterruptFlag() as interrupt:
+            return gradient_descent(trainer, num_iterations, record_every, on_cost,
+                                    callback, interrupt)
     log, it, per_call = FitLog(), 0, 1
     # A chunk reports only its first cost, so a cost that overflows mid-chunk while the
     # parameters stay finite shows at the next chunk's start: the replay then starts
     # from the previous chunk, and the result does not depend on chunk lengths.
     previous = (0, trainer.snapshot())
-    with _InterruptFlag() as interrupt:
-        while it < num_iterations and not interrupt.raised:
-            to_record = record_every - it % record_every
-            n = min(per_call, to_record, num_iterations - it)
-            last = it + n == num_iterations
-            snapshot, started = trainer.snapshot(), time.perf_counter()
-            first, final = trainer.run(n, last)
-            elapsed = time.perf_counter() - started
-            if not (np.isfinite(first) and trainer.is_finite()
-                    and (not last or np.isfinite(final))):
-                raise _diverged(trainer, previous, it + n)
-            previous = (it, snapshot)
-            if it % record_every == 0:
-                log.costs.append(float(first))
-                if on_cost:
-                    on_cost(it, float(first))
-            it += n
-            if last:
-                log.final_cost = float(final)
-                if on_cost and (it - 1) % record_every:
-                    on_cost(it - 1, float(final))
-            if callback:
-                callback(it, log.costs[-1])
-            per_call = max(1, min(record_every, int(n * CHUNK_SECONDS / max(elapsed, 1e-9))))
-        log.iterations, log.interrupted = it, interrupt.raised and it < num_iterations
+    while it < num_iterations and not interrupt.raised:
+        to_record = record_every - it % record_every
+        n = min(per_call, to_record, num_iterations - it)
+        last = it + n == num_iterations
+        snapshot, started = trainer.snapshot(), time.perf_counter()
+        first, final = trainer.run(n, last)
+        elapsed = time.perf_counter() - started
+        if not (np.isfinite(first) and trainer.is_finite()
+                and (not last or np.isfinite(final))):
+            raise _diverged(trainer, previous, it + n)
+        previous = (it, snapshot)
+        if it % record_every == 0:
+            log.costs.append(float(first))
+            if on_cost:
+                on_cost(it, float(first))
+        it += n
+        if last:
+            log.final_cost = float(final)
+            if on_cost and (it - 1) % record_every:
+                on_cost(it - 1, float(final))
+        if callback:
+            callback(it, log.costs[-1])
+        per_call = max(1, min(record_every, int(n * CHUNK_SECONDS / max(elapsed, 1e-9))))
+    log.iterations, log.interrupted = it, interrupt.raised and it < num_iterations
     return log

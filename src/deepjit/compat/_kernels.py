@@ -4,7 +4,7 @@ gradient; the cost; a gradient step).
 
 They take 2-D arrays of any layout and run their inner loop along the rows, so
 :mod:`._common` hands them contiguous arrays as single rows (views); the
-activations are the engine's vectorisable ones (:mod:`deepjit.engines.vecmath`, within
+activations are the engine's vectorisable ones (:mod:`deepjit.engines.cpu.vecmath`, within
 a few units in the last place of numpy's).
 """
 import math
@@ -12,7 +12,7 @@ import math
 from numba import njit
 
 from ..activations import RELU, SIGMOID, TANH
-from ..engines import vecmath
+from ..engines.cpu import vecmath
 
 kernel = njit(cache=True, error_model="numpy")
 
