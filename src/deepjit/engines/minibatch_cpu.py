@@ -10,6 +10,8 @@ and the update is the fused loop of :mod:`.optimizers` over the flat parameters,
 optimizer state in flat buffers of the same layout.  No array is allocated inside the
 compiled call.
 """
+import math
+
 import numpy as np
 from numba import njit
 
@@ -27,24 +29,33 @@ def _block(buf, off, rows, cols):
 
 
 @kernel
-def _output_rows(Z, code, A):
-    """``A = g(Z)`` row by row (one example per row): softmax, sigmoid or linear."""
+def _output_rows(Z, Y, code, A):
+    """``A = g(Z)`` row by row (one example per row) for softmax, sigmoid or linear, and
+    the summed loss from ``Z`` as ``reference.cost`` defines it (softmax reuses its
+    log-sum-exp: one log per example)."""
+    total = 0.0
     for j in range(Z.shape[0]):
-        z, a = Z[j], A[j]
+        z, a, y = Z[j], A[j], Y[j]
         if code == SOFTMAX:
             zmax = z.max()
-            total = 0.0
+            s = 0.0
             for i in range(z.size):
                 a[i] = vecmath.exp(z[i] - zmax)
-                total += a[i]
+                s += a[i]
+            lse = zmax + math.log(s)
             for i in range(z.size):
-                a[i] = a[i] / total
+                a[i] = a[i] / s
+                total += y[i] * (lse - z[i])
         elif code == SIGMOID:
             for i in range(z.size):
-                a[i] = vecmath.sigmoid(z[i])
+                e = vecmath.exp(-abs(z[i]))
+                a[i] = 1.0 / (1.0 + e) if z[i] >= 0 else e / (1.0 + e)
+                total += max(z[i], 0.0) - z[i] * y[i] + math.log1p(e)
         else:
             for i in range(z.size):
                 a[i] = z[i]
+                total += 0.5 * (z[i] - y[i]) * (z[i] - y[i])
+    return total
 
 
 @kernel
@@ -104,11 +115,11 @@ def _weight_gradient(dZ, A_prev, dW, db):
 
 
 @kernel
-def forward_batch(theta, lay, codes, slope, Xb, examples, step, seed, keep_probs,
+def forward_batch(theta, lay, codes, slope, Xb, Yb, examples, step, seed, keep_probs,
                   thresholds, acts, drops, masks, ZL, AL):
     """The batch's forward pass with dropout: fills ``acts`` (the activations), ``drops``
     (dropped activations, for layers with ``keep_probs[l - 1] < 1``), ``masks``, ``ZL``
-    and ``AL``."""
+    and ``AL``; returns the batch's summed loss."""
     dims, w_off, b_off, a_off = lay
     L, m = dims.size - 1, Xb.shape[0]
     A_prev = Xb
@@ -118,8 +129,7 @@ def forward_batch(theta, lay, codes, slope, Xb, examples, step, seed, keep_probs
         if l == L:
             np.dot(A_prev, W.T, ZL)
             _bias_activation_rows(ZL, b, LINEAR, slope)
-            _output_rows(ZL, codes[L - 1], AL)
-            return
+            return _output_rows(ZL, Yb, codes[L - 1], AL)
         A = _block(acts, a_off[l], m, dims[l])
         np.dot(A_prev, W.T, A)
         _bias_activation_rows(A, b, codes[l - 1], slope)
@@ -130,6 +140,7 @@ def forward_batch(theta, lay, codes, slope, Xb, examples, step, seed, keep_probs
             _apply_mask(A, mask, keep_probs[l - 1], A_prev)
         else:
             A_prev = A
+    return 0.0      # not reached: the output layer returns
 
 
 @kernel
@@ -209,9 +220,8 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
         ZLv, ALv = _block(ZL, 0, mb, nL), _block(AL, 0, mb, nL)
         _gather(Xe, examples, Xv)
         _gather(Ye, examples, Yv)
-        forward_batch(theta, lay, codes, slope, Xv, examples, step, seed, keep_probs,
-                      thresholds, acts, drops, masks, ZLv, ALv)
-        costs[k] = cost(ZLv.T, Yv.T, codes[-1])
+        costs[k] = forward_batch(theta, lay, codes, slope, Xv, Yv, examples, step, seed,
+                                 keep_probs, thresholds, acts, drops, masks, ZLv, ALv) / mb
         if l2 != 0.0:
             costs[k] += l2 / (2.0 * mb) * _sum_of_squared_weights(theta, lay)
         backward_batch(theta, lay, codes, slope, Xv, Yv, keep_probs, acts, drops, masks,
@@ -252,7 +262,17 @@ class MiniBatchTrainer:
         self.buf1, self.buf2 = np.empty(widest, dtype), np.empty(widest, dtype)
 
     def run(self, order, first_epoch, n_steps):
-        """``n_steps`` updates from ``self.step``; returns each batch's cost."""
+        """``n_steps`` updates from ``self.step``; returns each batch's cost.  ``order``
+        (k, m) int64 must hold the example order of every epoch those updates touch (the
+        compiled code does not check bounds)."""
+        m, nb = self.Xe.shape[0], -(-self.Xe.shape[0] // self.plan.batch_size)
+        last_epoch = (self.step + n_steps - 1) // nb
+        if order.shape[1] != m or not first_epoch <= self.step // nb \
+                or last_epoch - first_epoch >= order.shape[0]:
+            raise ValueError("order: does not cover the epochs of these updates")
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        if order.size and (order.min() < 0 or order.max() >= m):
+            raise ValueError(f"order: example indices must lie in 0..{m - 1}")
         costs = np.empty(n_steps)
         train_minibatch_steps(
             self.theta, self.v, self.s, self.layout.arrays, self.codes, self.slope, self.Xe,
