@@ -182,8 +182,8 @@ class Model:
         printer = print_cost if callable(print_cost) else (_print_epoch if print_cost else None)
         report = (lambda r: (printer and printer(r["epoch"], r["cost"]),
                              on_epoch and on_epoch(r)))
-        try:
-            with threadpool_limits(self.num_threads, user_api="blas"):
+        try:   # batch-sized products: BLAS threads cost more than they give
+            with threadpool_limits(1, user_api="blas"):
                 log = minibatch.run_epochs(trainer, m, plan, n_steps, validation, stopping,
                                            self.net.output, report, callback)
         except TrainingDiverged as diverged:
