@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_rel, make_targets
-from deepjit import Model, optim
+from deepjit import Model, TrainingDiverged, optim
 from deepjit.engines import reference
 from deepjit.engines.reference_minibatch import MiniBatchTrainer, l2_cost
 from deepjit.minibatch import OptimizerState, make_plan
@@ -227,3 +227,14 @@ def test_cuda_engine_refuses_the_new_options_by_name():
     model = Model([6, 9, 7, 3], "relu", "softmax", seed=1, engine="cuda")
     with pytest.raises(ValueError, match="keep_prob"):
         model.fit(X, Y, keep_prob=0.5)
+
+
+@pytest.mark.parametrize("engine", ["cpu", "numpy"])
+def test_divergence_keeps_the_last_finite_parameters(engine):
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((3, 40)) * 100, rng.standard_normal((1, 40)) * 100
+    model = Model([3, 8, 1], "relu", "linear", seed=1, engine=engine)
+    with pytest.raises(TrainingDiverged) as error:
+        model.fit(X, Y, learning_rate=10.0, batch_size=4, num_epochs=50, optimizer="momentum")
+    assert all(np.isfinite(v).all() for v in model.parameters.values())
+    assert model.n_iter_ == error.value.iterations == model.optimizer_state_.step
