@@ -238,3 +238,12 @@ def test_divergence_keeps_the_last_finite_parameters(engine):
         model.fit(X, Y, learning_rate=10.0, batch_size=4, num_epochs=50, optimizer="momentum")
     assert all(np.isfinite(v).all() for v in model.parameters.values())
     assert model.n_iter_ == error.value.iterations == model.optimizer_state_.step
+
+
+def test_logistic_regression_matches_oracle_and_refuses_dropout():
+    X, Y = problem(11, (5, 1), "sigmoid")
+    cpu, oracle = fit_both((5, 1), "relu", "sigmoid", X, Y, learning_rate=0.1, batch_size=6,
+                           num_epochs=15, optimizer="rmsprop", l2=0.2)
+    assert_same_state(cpu, oracle)
+    with pytest.raises(ValueError, match="keep_prob"):
+        Model([5, 1], init="zeros").fit(X, Y, keep_prob=0.5)

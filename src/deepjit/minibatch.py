@@ -73,13 +73,17 @@ class OptimizerState:
 def check_keep_prob(keep_prob, n_hidden):
     """One keep probability for every hidden layer or a list with one per hidden layer,
     each in (0, 1]."""
-    values = list(keep_prob) if isinstance(keep_prob, (list, tuple)) else [keep_prob] * n_hidden
-    if len(values) != n_hidden or not all(
+    values = list(keep_prob) if isinstance(keep_prob, (list, tuple)) else [keep_prob] * max(
+        n_hidden, 1)
+    if len(values) != max(n_hidden, 1) or not all(
             isinstance(p, numbers.Real) and not isinstance(p, bool) and 0 < p <= 1
             for p in values):
         raise ValueError(f"keep_prob: expected a number in (0, 1] or a list of {n_hidden} "
                          f"such numbers (one per hidden layer), got {keep_prob!r}")
-    return tuple(float(p) for p in values)
+    if n_hidden == 0 and values[0] != 1:
+        raise ValueError(f"keep_prob: a network without hidden layers has nothing to drop "
+                         f"out; got {keep_prob!r}")
+    return tuple(float(p) for p in values)[:n_hidden]
 
 
 def check_l2(l2):
@@ -201,25 +205,53 @@ class _EpochCost:
         return self.total / self.weight
 
 
+class _EarlyStopper:
+    """Watches the validation cost (else the training cost) epoch by epoch and keeps a
+    snapshot of the best parameters and optimizer state."""
+
+    def __init__(self, stopping, monitor):
+        self.stopping, self.monitor = stopping, monitor
+        self.best = self.snapshot = self.epoch = None
+        self.wait = 0
+
+    def should_stop(self, record, trainer):
+        value = record[self.monitor]
+        if self.best is None or value < self.best - self.stopping.min_delta:
+            self.best, self.snapshot, self.epoch, self.wait = (value, trainer.snapshot(),
+                                                               record["epoch"], 0)
+            return False
+        self.wait += 1
+        return self.wait >= self.stopping.patience
+
+    def restore_best(self, trainer):
+        """Back to the best parameters; the update count stays (later fits draw new
+        shuffles and masks)."""
+        if self.snapshot is not None:
+            step = trainer.step
+            trainer.restore(self.snapshot)
+            trainer.step = step
+        return self.epoch
+
+
 def run_epochs(trainer, m, plan, n_steps, validation=None, stopping=None, output="sigmoid",
                on_epoch=None, callback=None):
     """``n_steps`` updates; returns a :class:`MiniBatchLog`.  ``on_epoch(record)`` gets
     each finished epoch's history entry; ``callback(iterations_done, cost)`` runs after
     every compiled call.  Raises :class:`TrainingDiverged` (the trainer keeps the last
     finite parameters)."""
-    nb, log, done, per_call = batches_per_epoch(m, plan.batch_size), MiniBatchLog(), 0, None
-    epoch_cost, best, wait = _EpochCost(m, plan.batch_size), None, 0
+    nb, log, per_call = batches_per_epoch(m, plan.batch_size), MiniBatchLog(), None
+    epoch_cost = _EpochCost(m, plan.batch_size)
+    stopper = stopping and _EarlyStopper(stopping, "val_cost" if validation else "cost")
     with _InterruptFlag() as interrupt:
-        while done < n_steps and not interrupt.raised:
+        while log.iterations < n_steps and not interrupt.raised:
             epoch, b = divmod(trainer.step, nb)
-            n = min(nb - b, n_steps - done, per_call or nb)
+            n = min(nb - b, n_steps - log.iterations, per_call or nb)
             order, snapshot, started = epoch_order(plan.seed, epoch, m, plan.shuffle), \
                 trainer.snapshot(), time.perf_counter()
             costs = trainer.run(order, epoch, n)
             if not (np.all(np.isfinite(costs)) and trainer.is_finite()):
                 raise _diverged(trainer, snapshot, order, epoch, n, log.iterations)
             per_call = max(1, int(n * CHUNK_SECONDS / max(time.perf_counter() - started, 1e-9)))
-            done += n
             log.iterations += n
             epoch_cost.add(b, costs)
             log.final_cost = epoch_cost.mean()
@@ -231,20 +263,12 @@ def run_epochs(trainer, m, plan, n_steps, validation=None, stopping=None, output
             epoch_cost = _EpochCost(m, plan.batch_size)
             if on_epoch:
                 on_epoch(record)
-            if stopping is not None:
-                monitored = record["val_cost"] if validation is not None else record["cost"]
-                if best is None or monitored < best[0] - stopping.min_delta:
-                    best, wait = (monitored, trainer.snapshot(), epoch), 0
-                else:
-                    wait += 1
-                    if wait >= stopping.patience:
-                        log.stopped_early = True
-                        break
-        log.interrupted = interrupt.raised and done < n_steps
-    if best is not None:
-        step = trainer.step
-        trainer.restore(best[1])
-        trainer.step, log.best_epoch = step, best[2]
+            if stopper and stopper.should_stop(record, trainer):
+                log.stopped_early = True
+                break
+        log.interrupted = interrupt.raised and log.iterations < n_steps
+    if stopper:
+        log.best_epoch = stopper.restore_best(trainer)
     return log
 
 
