@@ -3,8 +3,9 @@
 learning rate and L2 (scikit-learn's ``alpha`` is deepjit's ``l2``: both add
 ``alpha / (2 m_batch) * sum ||W||^2``), each runner in its own process on ONE thread.
 
-Reports per data set and runner: the median time per epoch (training only), the final
-test accuracy, and the training time until the test accuracy first reaches
+Reports per data set and runner: the median time per epoch (training only; wall-clock
+and the process's CPU time, which a machine shared with other work distorts less), the
+final test accuracy, and the training CPU time until the test accuracy first reaches
 scikit-learn's final one (accuracy is measured after every epoch, outside the timing).
 
     python benchmarks/time_to_accuracy.py                  # all data sets
@@ -78,7 +79,15 @@ def load(name):
     return X, np.asarray(y).astype(int), X_test, np.asarray(y_test).astype(int)
 
 
-# -- runners (each yields (seconds of training, test accuracy) after every epoch) -----------
+# -- runners (each yields (wall s, CPU s of training, test accuracy) after every epoch) -----
+class _Clock:
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def elapsed(self):
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
 def run_sklearn(data, s):
     import warnings
 
@@ -91,9 +100,9 @@ def run_sklearn(data, s):
     classes = np.unique(y)
     warnings.simplefilter("ignore", ConvergenceWarning)
     for _ in range(s["epochs"]):
-        started = time.perf_counter()
+        clock = _Clock()
         model.partial_fit(X, y, classes=classes)
-        yield time.perf_counter() - started, model.score(X_test, y_test)
+        yield (*clock.elapsed(), model.score(X_test, y_test))
 
 
 def run_deepjit(data, s):
@@ -111,14 +120,14 @@ def run_deepjit(data, s):
                                                         **{**options, "batch_size": 25})
     stamps = []
     timed = Model(dims, "relu", output, init="he", seed=0)
-    started = time.perf_counter()
+    clock = _Clock()
     timed.fit(Xc, Yc, num_epochs=s["epochs"],
-              on_epoch=lambda record: stamps.append(time.perf_counter()), **options)
+              on_epoch=lambda record: stamps.append(clock.elapsed()), **options)
     # the same run again (same seed: the same parameters), now scoring every epoch
     scored = Model(dims, "relu", output, init="he", seed=0)
     scored.fit(Xc, Yc, num_epochs=s["epochs"], validation_data=(Xt, Yt), **options)
-    times = np.diff([started] + stamps)
-    yield from zip(times, scored.history_["val_accuracy"])
+    wall, cpu = np.diff([(0.0, 0.0)] + stamps, axis=0).T
+    yield from zip(wall, cpu, scored.history_["val_accuracy"])
 
 
 def run_torch(data, s):
@@ -147,7 +156,7 @@ def run_torch(data, s):
         loss_fn, predict = torch.nn.CrossEntropyLoss(), lambda z: z.argmax(1)
     m, batch = X.shape[0], min(s["batch"], X.shape[0])
     for _ in range(s["epochs"]):
-        started = time.perf_counter()
+        clock = _Clock()
         order = torch.randperm(m)
         for k in range(0, m, batch):
             idx = order[k:k + batch]
@@ -156,10 +165,10 @@ def run_torch(data, s):
             loss = loss + ALPHA / (2 * len(idx)) * sum((w * w).sum() for w in weights)
             loss.backward()
             optimizer.step()
-        elapsed = time.perf_counter() - started
+        elapsed = clock.elapsed()
         with torch.no_grad():
             accuracy = float((predict(net(X_test)) == y_test).double().mean())
-        yield elapsed, accuracy
+        yield (*elapsed, accuracy)
 
 
 def measure(runner, name, scale):
@@ -167,7 +176,8 @@ def measure(runner, name, scale):
     s["epochs"] = max(2, int(round(s["epochs"] * scale)))
     data = load(name)
     curve = list(globals()[f"run_{runner}"](data, s))
-    return {"times": [float(t) for t, _ in curve], "accuracy": [float(a) for _, a in curve]}
+    return {"times": [float(t) for t, _, _ in curve], "cpu": [float(c) for _, c, _ in curve],
+            "accuracy": [float(a) for _, _, a in curve]}
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -181,35 +191,39 @@ def child(runner, name, scale):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def time_to(result, target):
-    cumulative = np.cumsum(result["times"])
+def time_to(result, target, clock="cpu"):
+    cumulative = np.cumsum(result[clock])
     reached = np.nonzero(np.asarray(result["accuracy"]) >= target - 1e-12)[0]
     return float(cumulative[reached[0]]) if reached.size else None
 
 
 def table(names, scale, runners):
-    rows = ["| data | runner | ms / epoch (median) | final test accuracy | s to sklearn's "
-            "accuracy | per-epoch speed-up vs sklearn | speed-up to accuracy |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| data | runner | ms / epoch, wall | ms / epoch, CPU | final test accuracy | "
+            "CPU s to sklearn's accuracy | per-epoch speed-up vs sklearn (CPU; wall) | "
+            "speed-up to sklearn's accuracy (CPU) |", "|---|---|---|---|---|---|---|---|"]
     for name in names:
         results = {r: child(r, name, scale) for r in runners}
         base = results.get("sklearn", {})
         target = base["accuracy"][-1] if "accuracy" in base else None
         for runner, res in results.items():
-            if "error" in res:
-                rows.append(f"| {name} | {runner} | error: {res['error']} | | | | |")
-                continue
-            epoch = float(np.median(res["times"]))
-            reach = time_to(res, target) if target is not None else None
-            base_epoch = float(np.median(base["times"])) if "times" in base else None
-            base_reach = time_to(base, target) if target is not None else None
-            rows.append(
-                f"| {name} | {runner} | {1000 * epoch:.2f} | {res['accuracy'][-1]:.4f} | "
-                + (f"{reach:.3f}" if reach is not None else "not reached") + " | "
-                + (f"{base_epoch / epoch:.1f}x" if base_epoch else "") + " | "
-                + (f"{base_reach / reach:.1f}x" if reach and base_reach else "") + " |")
+            rows.append(_row(name, runner, res, base, target))
         print("\n".join(rows[-len(results):]), flush=True)
     return "\n".join(rows)
+
+
+def _row(name, runner, res, base, target):
+    if "error" in res:
+        return f"| {name} | {runner} | error: {res['error']} | | | | | |"
+    wall, cpu = (float(np.median(res[k])) for k in ("times", "cpu"))
+    reach = time_to(res, target) if target is not None else None
+    cells = [name, runner, f"{1000 * wall:.2f}", f"{1000 * cpu:.2f}",
+             f"{res['accuracy'][-1]:.4f}", "not reached" if reach is None else f"{reach:.3f}"]
+    if "cpu" in base:
+        base_wall, base_cpu = (float(np.median(base[k])) for k in ("times", "cpu"))
+        base_reach = time_to(base, target)
+        cells += [f"{base_cpu / cpu:.1f}x; {base_wall / wall:.1f}x",
+                  f"{base_reach / reach:.1f}x" if reach and base_reach else ""]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main(argv=None):
@@ -224,8 +238,9 @@ def main(argv=None):
         runner, name, scale = args.child
         print(json.dumps(measure(runner, name, float(scale))))
         return
-    print(f"one thread per runner; {os.uname().nodename}; load {os.getloadavg()}")
+    print(f"one thread per runner; load average before: {os.getloadavg()}")
     print(table(args.data, args.epochs_scale, args.runners))
+    print(f"load average after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

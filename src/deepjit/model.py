@@ -43,7 +43,8 @@ class Model:
         many examples, with memory beyond the data of a few chunk buffers).  On the
         cuda engine "examples" runs whole iterations of a small network in one block.
     num_threads : threads for the cpu engine (Numba and BLAS together, never both at
-        once); all cores by default.
+        once); all cores by default; mini-batch fits run on one thread (their products are
+        batch-sized), so their results never depend on it.
 
     ``fit`` continues from the current parameters, so ``from_parameters`` and repeated
     calls to ``fit`` resume training.
