@@ -156,6 +156,7 @@ class Model:
         self._params = trainer.parameters()
         self.costs_, self.final_cost_, self.n_iter_ = log.costs, log.final_cost, log.iterations
         self.interrupted_ = log.interrupted
+        self.history_ = self.optimizer_state_ = None   # full-batch steps end any saved state
         if log.interrupted:
             print(f"Interrupted: stopped after {log.iterations} of {num_iterations} "
                   "iterations; the model keeps the parameters reached.")
