@@ -142,10 +142,10 @@ def _minibatch_options(args):
 
 def _fit_minibatch(model, X, Y, args, options):
     """Mini-batch training with a bar over epochs (cost, validation accuracy)."""
-    iterations = None if "num_epochs" in options else args.iterations
+    if "num_epochs" not in options:
+        options["num_iterations"] = args.iterations
     with _EpochBar(options.get("num_epochs")) as bar:
-        model.fit(X, Y, learning_rate=args.learning_rate, num_iterations=iterations,
-                  on_epoch=bar, **options)
+        model.fit(X, Y, learning_rate=args.learning_rate, on_epoch=bar, **options)
     if model.best_epoch_ is not None:
         print(f"Early stopping: kept the parameters of epoch {model.best_epoch_}")
 

@@ -153,12 +153,20 @@ def make_plan(net, m, learning_rate, batch_size, optimizer, schedule, l2, keep_p
                         int(np.random.randint(2 ** 31) if seed is None else seed), shuffle)
 
 
+class _DefaultCount(int):
+    """``fit``'s default number of iterations, told apart from the same number given."""
+
+
+DEFAULT_ITERATIONS = _DefaultCount(2500)
+
+
 def steps_for(num_iterations, num_epochs, m, batch_size):
-    if num_iterations is not None and num_epochs is not None:
+    """The number of updates: ``num_epochs`` passes, or ``num_iterations``."""
+    if num_epochs is None:
+        return positive_int("num_iterations", num_iterations)
+    if num_iterations is not DEFAULT_ITERATIONS:
         raise ValueError("num_epochs: give num_iterations or num_epochs, not both")
-    if num_epochs is not None:
-        return positive_int("num_epochs", num_epochs) * batches_per_epoch(m, batch_size)
-    return positive_int("num_iterations", 2500 if num_iterations is None else num_iterations)
+    return positive_int("num_epochs", num_epochs) * batches_per_epoch(m, batch_size)
 
 
 # -- the driver -----------------------------------------------------------------------------

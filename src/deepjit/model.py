@@ -95,7 +95,8 @@ class Model:
                 f"dtype={self.dtype.name!r}, engine={self.engine!r})")
 
     # -- training ---------------------------------------------------------------------
-    def fit(self, X, Y, learning_rate=0.0075, num_iterations=None, print_cost=False,
+    def fit(self, X, Y, learning_rate=0.0075, num_iterations=minibatch.DEFAULT_ITERATIONS,
+            print_cost=False,
             record_every=100, callback=None, **options):
         """Full-batch gradient descent by default; records the cost at iterations 0,
         record_every, ... in ``costs_`` (and the last one in ``final_cost_``).
@@ -103,7 +104,7 @@ class Model:
         callable ``f(i, cost)`` receives them instead.  ``callback(iterations_done,
         last_recorded_cost)`` is called between compiled chunks (for progress bars).
         Ctrl-C stops at the end of the current compiled chunk and keeps those
-        parameters.  ``num_iterations`` defaults to 2500.
+        parameters.
 
         Mini-batch options (any of them selects mini-batch training, one compiled call
         per epoch at most; see :mod:`deepjit.minibatch`): ``batch_size`` (None: all m),
@@ -136,8 +137,7 @@ class Model:
                                  "and 'numpy' engines")
             return self._fit_minibatch(X, Y, learning_rate, num_iterations, print_cost,
                                        callback, **options)
-        num_iterations = positive_int("num_iterations",
-                                      2500 if num_iterations is None else num_iterations)
+        num_iterations = positive_int("num_iterations", num_iterations)
         record_every = positive_int("record_every", record_every)
         options = {"cpu": {"formulation": self.formulation, "num_iterations": num_iterations,
                            "num_threads": self.num_threads},
