@@ -247,3 +247,15 @@ def test_logistic_regression_matches_oracle_and_refuses_dropout():
     assert_same_state(cpu, oracle)
     with pytest.raises(ValueError, match="keep_prob"):
         Model([5, 1], init="zeros").fit(X, Y, keep_prob=0.5)
+
+
+@pytest.mark.parametrize("schedule,expected", [
+    ("constant", lambda e: 0.1),
+    (optim.InverseTimeDecay(0.5), lambda e: 0.1 / (1 + 0.5 * e)),
+    (optim.InverseTimeDecay(0.5, time_interval=2), lambda e: 0.1 / (1 + 0.5 * (e // 2)))])
+def test_schedules_follow_the_course_formulas(schedule, expected):
+    X, Y = problem(12, (6, 4, 3), "softmax")
+    model = Model([6, 4, 3], "relu", "softmax", seed=1)
+    model.fit(X, Y, learning_rate=0.1, batch_size=10, num_epochs=6, schedule=schedule)
+    assert model.history_["learning_rate"] == pytest.approx([expected(e) for e in range(6)],
+                                                            rel=1e-15)
