@@ -37,15 +37,17 @@ def _output_rows(Z, Y, code, A):
     total = 0.0
     for j in range(Z.shape[0]):
         z, a, y = Z[j], A[j], Y[j]
-        if code == SOFTMAX:
+        if code == SOFTMAX:          # loops without a running sum vectorise
             zmax = z.max()
-            s = 0.0
             for i in range(z.size):
                 a[i] = vecmath.exp(z[i] - zmax)
+            s = 0.0
+            for i in range(z.size):
                 s += a[i]
-            lse = zmax + math.log(s)
             for i in range(z.size):
                 a[i] = a[i] / s
+            lse = zmax + math.log(s)
+            for i in range(z.size):
                 total += y[i] * (lse - z[i])
         elif code == SIGMOID:
             for i in range(z.size):
