@@ -44,9 +44,13 @@ def train(args):
     print(f"Training layers {model.layer_dims}, {args.activation}/{args.output}, "
           f"{X.shape[1]} examples, engine {args.engine}")
     started = time.perf_counter()
-    with _ProgressBar(args.iterations) as bar:
-        model.fit(X, Y, learning_rate=args.learning_rate, num_iterations=args.iterations,
-                  record_every=args.record_every, callback=bar)
+    options = _minibatch_options(args)
+    if options:
+        _fit_minibatch(model, X, Y, args, options)
+    else:
+        with _ProgressBar(args.iterations) as bar:
+            model.fit(X, Y, learning_rate=args.learning_rate, num_iterations=args.iterations,
+                      record_every=args.record_every, callback=bar)
     print(f"Trained {model.n_iter_} iterations in {time.perf_counter() - started:.2f} s; "
           f"final cost {model.final_cost_:.6f}")
     if args.output != "linear":
@@ -72,6 +76,31 @@ def _check_outputs(*options):
             raise ValueError(f"{option} {path}: no such directory {folder}")
         if os.path.isdir(path) or not os.access(folder, os.W_OK):
             raise ValueError(f"{option} {path}: cannot write there")
+
+
+def _minibatch_options(args):
+    """The mini-batch options given on the command line (empty: full-batch training)."""
+    from . import optim
+    options = {"batch_size": args.batch_size, "num_epochs": args.epochs,
+               "optimizer": args.optimizer, "l2": args.l2, "keep_prob": args.keep_prob,
+               "validation_fraction": args.validation_fraction}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.schedule is not None:
+        options["schedule"] = optim.InverseTimeDecay(
+            args.decay_rate, args.time_interval) if args.schedule != "constant" else "constant"
+    if args.early_stopping:
+        options.update(early_stopping=True, patience=args.patience, min_delta=args.min_delta)
+    return options
+
+
+def _fit_minibatch(model, X, Y, args, options):
+    """Mini-batch training with a bar over epochs (cost, validation accuracy)."""
+    if "num_epochs" not in options:
+        options["num_iterations"] = args.iterations
+    with _EpochBar(options.get("num_epochs")) as bar:
+        model.fit(X, Y, learning_rate=args.learning_rate, on_epoch=bar, **options)
+    if model.best_epoch_ is not None:
+        print(f"Early stopping: kept the parameters of epoch {model.best_epoch_}")
 
 
 def _output_units(Y, output):
@@ -107,9 +136,28 @@ class _ProgressBar:
             self.bar.close()
 
 
+class _EpochBar(_ProgressBar):
+    """A tqdm bar over epochs; called as ``Model.fit``'s ``on_epoch(record)``."""
+
+    def __enter__(self):
+        from tqdm import tqdm
+        self.bar = tqdm(total=self.total, unit="epoch", desc="training", file=sys.stderr)
+        return self
+
+    def __call__(self, record):
+        self.bar.update(1)
+        shown = {"cost": f"{record['cost']:.6f}"}
+        if record.get("val_accuracy") is not None:
+            shown["val_acc"] = f"{100 * record['val_accuracy']:.2f}%"
+        self.bar.set_postfix(shown, refresh=False)
+
+
 def _write_plots(model, X, Y, args):
     from . import plots
-    plots.plot_costs(model.costs_, args.learning_rate, args.record_every, path=args.plot)
+    if model.history_ is not None:
+        plots.plot_history(model.history_, path=args.plot)
+    else:
+        plots.plot_costs(model.costs_, args.learning_rate, args.record_every, path=args.plot)
     print(f"Wrote the cost curve to {args.plot}")
     if X.shape[0] == 2:
         plot = Path(args.plot)
@@ -264,11 +312,64 @@ def _add_train(commands):
                    help="how the cpu and cuda engines compute (default auto: the cheapest)")
     p.add_argument("--threads", type=_positive(int), help="cpu engine threads (default: "
                    "all cores)")
+    _add_minibatch_arguments(p)
     p.add_argument("--out", default="model.npz", help="model file to write (default "
                    "model.npz)")
     p.add_argument("--plot", help="write the cost curve to this PNG; for 2-D inputs also "
                    "the decision boundary, to NAME_boundary.png")
     p.set_defaults(run=train)
+
+
+def _fraction_in(low_open, text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not (0 < value < 1 or (not low_open and value == 1)):
+        raise argparse.ArgumentTypeError(f"expected a number in (0, {'1)' if low_open else '1]'}"
+                                         f", got {text!r}")
+    return value
+
+
+def _keep_probs(text):
+    """'0.8' or '0.8,0.9' (one per hidden layer)."""
+    values = [_fraction_in(False, part) for part in text.split(",")]
+    return values[0] if len(values) == 1 else values
+
+
+def _non_negative(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _add_minibatch_arguments(p):
+    g = p.add_argument_group("mini-batch training (any of these replaces full-batch "
+                             "gradient descent)")
+    g.add_argument("--batch-size", type=_positive(int), help="examples per update")
+    g.add_argument("--epochs", type=_positive(int), help="passes over the data (instead of "
+                   "--iterations, which then counts updates)")
+    g.add_argument("--optimizer", choices=["gd", "momentum", "rmsprop", "adam"])
+    g.add_argument("--schedule", choices=["constant", "inverse_time"],
+                   help="learning rate lr/(1 + decay_rate * epoch), the epoch floored to "
+                        "--time-interval when given")
+    g.add_argument("--decay-rate", type=_non_negative, default=1.0)
+    g.add_argument("--time-interval", type=_positive(int))
+    g.add_argument("--l2", type=_non_negative, help="L2 strength lambda")
+    g.add_argument("--keep-prob", type=_keep_probs, help="dropout keep probability of the "
+                   "hidden layers: one number, or one per hidden layer (0.8,0.9)")
+    g.add_argument("--validation-fraction", type=lambda t: _fraction_in(True, t),
+                   help="hold out this last part of the examples; the bar shows its "
+                        "accuracy")
+    g.add_argument("--early-stopping", action="store_true", help="stop when the validation "
+                   "cost (else the training cost) has not improved for --patience epochs, "
+                   "and keep the best parameters")
+    g.add_argument("--patience", type=_positive(int), default=10)
+    g.add_argument("--min-delta", type=_non_negative, default=0.0)
 
 
 def _add_predict(commands):

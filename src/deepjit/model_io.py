@@ -39,6 +39,7 @@ MAX_MEMBERS = 4096
 MAX_HEADER_BYTES = 65536                            # numpy's own limit for a .npy header
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,127}\Z")
 TEMP_TAG = ".deepjit-tmp-"
+OPTIMIZER_PREFIX = "opt."                           # optimizer-state members, e.g. "opt.v.W1"
 
 
 # -- writing --------------------------------------------------------------------------------

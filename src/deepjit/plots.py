@@ -29,6 +29,22 @@ def plot_costs(costs, learning_rate=None, record_every=100, path=None, ax=None):
     return _finish(fig, path)
 
 
+def plot_history(history, path=None, ax=None):
+    """The per-epoch training cost and, when recorded, the validation cost
+    (``Model.history_`` of a mini-batch fit), against the epoch.  Returns the figure."""
+    if not history or not history.get("cost"):
+        raise ValueError("history: expected a mini-batch fit's history_ with at least one "
+                         "epoch")
+    fig, ax = _figure_and_axes(path, ax)
+    ax.plot(history["epoch"], history["cost"], label="training (batch mean)")
+    if history.get("val_cost"):
+        ax.plot(history["epoch"], history["val_cost"], label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cost")
+    ax.legend()
+    return _finish(fig, path)
+
+
 def plot_decision_boundary(model, X, Y, path=None, ax=None, step=None, padding=1.0):
     """Filled contours of the predicted label over the plane, with the data on top.
 
