@@ -17,7 +17,7 @@ import numpy as np
 
 from .engines.reference_minibatch import batches_per_epoch
 from .optim import check_optimizer, check_schedule, learning_rate_at
-from .training import CHUNK_SECONDS, TrainingDiverged, _InterruptFlag
+from .training import CHUNK_SECONDS, InterruptFlag, TrainingDiverged
 from .validation import as_matrix, check_labels, check_same_m, positive_int
 
 
@@ -242,39 +242,44 @@ class _EarlyStopper:
 
 
 def run_epochs(trainer, m, plan, n_steps, validation=None, stopping=None, output="sigmoid",
-               on_epoch=None, callback=None):
+               on_epoch=None, callback=None, interrupt=None):
     """``n_steps`` updates; returns a :class:`MiniBatchLog`.  ``on_epoch(record)`` gets
     each finished epoch's history entry; ``callback(iterations_done, cost)`` runs after
-    every compiled call.  Raises :class:`TrainingDiverged` (the trainer keeps the last
-    finite parameters)."""
+    every compiled call.  Stops early once ``interrupt.raised`` (an
+    :class:`~deepjit.training.InterruptFlag` the caller holds until it has kept the
+    parameters; one of its own when None).  Raises :class:`TrainingDiverged` (the
+    trainer keeps the last finite parameters)."""
+    if interrupt is None:
+        with InterruptFlag() as interrupt:
+            return run_epochs(trainer, m, plan, n_steps, validation, stopping, output,
+                              on_epoch, callback, interrupt)
     nb, log, per_call = batches_per_epoch(m, plan.batch_size), MiniBatchLog(), None
     epoch_cost = _EpochCost(m, plan.batch_size)
     stopper = stopping and _EarlyStopper(stopping, "val_cost" if validation else "cost")
-    with _InterruptFlag() as interrupt:
-        while log.iterations < n_steps and not interrupt.raised:
-            epoch, b = divmod(trainer.step, nb)
-            n = min(nb - b, n_steps - log.iterations, per_call or nb)
-            order, snapshot, started = epoch_order(plan.seed, epoch, m, plan.shuffle), \
-                trainer.snapshot(), time.perf_counter()
-            costs = trainer.run(order, epoch, n)
-            if not (np.all(np.isfinite(costs)) and trainer.is_finite()):
-                raise _diverged(trainer, snapshot, order, epoch, n, log.iterations)
-            per_call = max(1, int(n * CHUNK_SECONDS / max(time.perf_counter() - started, 1e-9)))
-            log.iterations += n
-            epoch_cost.add(b, costs)
-            log.final_cost = epoch_cost.mean()
-            if callback:
-                callback(log.iterations, log.final_cost)
-            if b + n < nb:
-                continue
-            record = _record(trainer, plan, epoch, epoch_cost.mean(), validation, output, log)
-            epoch_cost = _EpochCost(m, plan.batch_size)
-            if on_epoch:
-                on_epoch(record)
-            if stopper and stopper.should_stop(record, trainer):
-                log.stopped_early = True
-                break
-        log.interrupted = interrupt.raised and log.iterations < n_steps
+    while log.iterations < n_steps and not interrupt.raised:
+        epoch, b = divmod(trainer.step, nb)
+        n = min(nb - b, n_steps - log.iterations, per_call or nb)
+        order, snapshot, started = epoch_order(plan.seed, epoch, m, plan.shuffle), \
+            trainer.snapshot(), time.perf_counter()
+        costs = trainer.run(order, epoch, n)
+        if not (np.all(np.isfinite(costs)) and trainer.is_finite()):
+            raise _diverged(trainer, snapshot, order, epoch, n, log.iterations)
+        per_call = max(1, int(n * CHUNK_SECONDS / max(time.perf_counter() - started, 1e-9)))
+        log.iterations += n
+        epoch_cost.add(b, costs)
+        log.final_cost = epoch_cost.mean()
+        if callback:
+            callback(log.iterations, log.final_cost)
+        if b + n < nb:
+            continue
+        record = _record(trainer, plan, epoch, epoch_cost.mean(), validation, output, log)
+        epoch_cost = _EpochCost(m, plan.batch_size)
+        if on_epoch:
+            on_epoch(record)
+        if stopper and stopper.should_stop(record, trainer):
+            log.stopped_early = True
+            break
+    log.interrupted = interrupt.raised and log.iterations < n_steps
     if stopper:
         log.best_epoch = stopper.restore_best(trainer)
     return log

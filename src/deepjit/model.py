@@ -204,15 +204,17 @@ class Model:
         printer = print_cost if callable(print_cost) else (_print_epoch if print_cost else None)
         report = (lambda r: (printer and printer(r["epoch"], r["cost"]),
                              on_epoch and on_epoch(r)))
-        try:   # batch-sized products: BLAS threads cost more than they give
-            with threadpool_limits(1, user_api="blas"):
-                log = minibatch.run_epochs(trainer, m, plan, n_steps, validation, stopping,
-                                           self.net.output, report, callback)
-        except TrainingDiverged as diverged:
+        with InterruptFlag() as interrupt:      # until the model holds what was reached
+            try:   # batch-sized products: BLAS threads cost more than they give
+                with threadpool_limits(1, user_api="blas"):
+                    log = minibatch.run_epochs(trainer, m, plan, n_steps, validation,
+                                               stopping, self.net.output, report, callback,
+                                               interrupt)
+            except TrainingDiverged as diverged:
+                self._keep_minibatch_state(trainer, state)
+                self.n_iter_ = diverged.iterations
+                raise
             self._keep_minibatch_state(trainer, state)
-            self.n_iter_ = diverged.iterations
-            raise
-        self._keep_minibatch_state(trainer, state)
         self.history_ = log.history
         self.costs_, self.final_cost_, self.n_iter_ = list(log.history["cost"]), \
             log.final_cost, log.iterations
