@@ -323,13 +323,15 @@ def test_choices_come_from_the_registries():
     from deepjit.activations import HIDDEN_CODES, OUTPUT_CODES
     from deepjit.engines import ENGINES, FORMULATIONS
     from deepjit.initializers import INITIALIZERS
+    from deepjit.optim import OPTIMIZERS, SCHEDULES
     from deepjit.validation import DTYPES
     from deepjit.cli import build_parser
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     choices = {a.dest: a.choices for a in train._actions if a.choices}
     assert choices == {"activation": list(HIDDEN_CODES), "output": list(OUTPUT_CODES),
                        "init": INITIALIZERS, "dtype": list(DTYPES), "engine": list(ENGINES),
-                       "formulation": list(FORMULATIONS)}
+                       "formulation": list(FORMULATIONS), "optimizer": list(OPTIMIZERS),
+                       "schedule": list(SCHEDULES)}
 
 
 def test_a_hostile_file_in_a_real_process_prints_no_traceback(tmp_path):

@@ -223,10 +223,10 @@ REBUILD_SCRIPT = """
 import json, sys, time
 import numpy as np
 from deepjit import Model, training
-from deepjit.engines import cpu
+from deepjit.engines import example_space
 
 training.CHUNK_SECONDS = 0.01
-rebuild = cpu.example_space_W1
+rebuild = example_space.first_layer_weights
 
 def slow_rebuild(*args):
     # W1 = W1_0 - (lr/m) S X^T made slow, so that Ctrl-C lands while it runs
@@ -245,13 +245,13 @@ def running(done, cost):
     if not started:
         started.append(done)
         print("running", flush=True)
-cpu.example_space_W1 = slow_rebuild
+example_space.first_layer_weights = slow_rebuild
 try:
     model.fit(X, Y, 0.05, num_iterations=10 ** 7, callback=running)
 except KeyboardInterrupt:
     print(json.dumps({"escaped": True, "n_iter": model.n_iter_}), flush=True)
     sys.exit(0)
-cpu.example_space_W1 = rebuild
+example_space.first_layer_weights = rebuild
 fresh = Model([50, 6, 1], "tanh", formulation="examples", seed=2)
 fresh.fit(X, Y, 0.05, num_iterations=model.n_iter_)
 gap = max(float(np.max(np.abs(model.parameters[k] - fresh.parameters[k]))

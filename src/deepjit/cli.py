@@ -16,6 +16,7 @@ from .activations import HIDDEN_CODES, OUTPUT_CODES
 from .datasets import load_data_file
 from .engines import ENGINES, FORMULATIONS
 from .initializers import INITIALIZERS
+from .optim import OPTIMIZERS, SCHEDULES
 from .validation import DTYPES
 
 DATA_HELP = ("data file: .h5 (course images), .npz (X of shape (n_x, m), one example per "
@@ -85,9 +86,11 @@ def _minibatch_options(args):
                "optimizer": args.optimizer, "l2": args.l2, "keep_prob": args.keep_prob,
                "validation_fraction": args.validation_fraction}
     options = {k: v for k, v in options.items() if v is not None}
-    if args.schedule is not None:
-        options["schedule"] = optim.InverseTimeDecay(
-            args.decay_rate, args.time_interval) if args.schedule != "constant" else "constant"
+    if args.schedule == "constant":
+        options["schedule"] = "constant"
+    elif args.schedule is not None:     # the interval schedule's default interval unless given
+        interval = args.time_interval or optim.SCHEDULES[args.schedule]().time_interval
+        options["schedule"] = optim.InverseTimeDecay(args.decay_rate, interval)
     if args.early_stopping:
         options.update(early_stopping=True, patience=args.patience, min_delta=args.min_delta)
     return options
@@ -353,8 +356,8 @@ def _add_minibatch_arguments(p):
     g.add_argument("--batch-size", type=_positive(int), help="examples per update")
     g.add_argument("--epochs", type=_positive(int), help="passes over the data (instead of "
                    "--iterations, which then counts updates)")
-    g.add_argument("--optimizer", choices=["gd", "momentum", "rmsprop", "adam"])
-    g.add_argument("--schedule", choices=["constant", "inverse_time"],
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS))
+    g.add_argument("--schedule", choices=list(SCHEDULES),
                    help="learning rate lr/(1 + decay_rate * epoch), the epoch floored to "
                         "--time-interval when given")
     g.add_argument("--decay-rate", type=_non_negative, default=1.0)

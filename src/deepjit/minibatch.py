@@ -17,7 +17,7 @@ import numpy as np
 
 from .engines.reference_minibatch import batches_per_epoch
 from .optim import check_optimizer, check_schedule, learning_rate_at
-from .training import CHUNK_SECONDS, InterruptFlag, TrainingDiverged
+from .training import CHUNK_SECONDS, DEFAULT_ITERATIONS, InterruptFlag, TrainingDiverged
 from .validation import as_matrix, check_labels, check_same_m, positive_int
 
 
@@ -151,13 +151,6 @@ def make_plan(net, m, learning_rate, batch_size, optimizer, schedule, l2, keep_p
                         check_optimizer(optimizer), check_schedule(schedule), check_l2(l2),
                         check_keep_prob(keep_prob, net.L - 1),
                         int(np.random.randint(2 ** 31) if seed is None else seed), shuffle)
-
-
-class _DefaultCount(int):
-    """``fit``'s default number of iterations, told apart from the same number given."""
-
-
-DEFAULT_ITERATIONS = _DefaultCount(2500)
 
 
 def steps_for(num_iterations, num_epochs, m, batch_size):

@@ -5,13 +5,13 @@ import os
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import minibatch, model_io
+from . import model_io
 from .activations import DEFAULT_LEAKY_SLOPE
 from .engines import ENGINES, FORMULATIONS, get_engine
 from .engines.formulation import choose as choose_formulation
 from .initializers import check_init, initialize
 from .network import Network
-from .training import InterruptFlag, TrainingDiverged, gradient_descent
+from .training import DEFAULT_ITERATIONS, InterruptFlag, TrainingDiverged, gradient_descent
 from .validation import (as_matrix, check_choice, check_dtype, check_labels, check_memory,
                          check_same_m, parameter_bytes, positive_int, positive_number,
                          training_bytes)
@@ -101,7 +101,7 @@ class Model:
                 f"dtype={self.dtype.name!r}, engine={self.engine!r})")
 
     # -- training ---------------------------------------------------------------------
-    def fit(self, X, Y, learning_rate=0.0075, num_iterations=minibatch.DEFAULT_ITERATIONS,
+    def fit(self, X, Y, learning_rate=0.0075, num_iterations=DEFAULT_ITERATIONS,
             print_cost=False,
             record_every=100, callback=None, **options):
         """Full-batch gradient descent by default; records the cost at iterations 0,
@@ -187,6 +187,7 @@ class Model:
                        keep_prob=1.0, validation_data=None, validation_fraction=None,
                        early_stopping=False, patience=10, min_delta=0.0, shuffle=True,
                        seed=None, on_epoch=None):
+        from . import minibatch     # on first use: it loads the compiled engines' rules
         X, Y, validation = minibatch.split_validation(X, Y, self.net, self.dtype,
                                                       validation_data, validation_fraction)
         m, state = X.shape[1], self.optimizer_state_
@@ -333,6 +334,7 @@ def _optimizer_state(meta, arrays, parameters):
                 raise ValueError(f"opt.{name}.{k}: expected finite values of shape "
                                  f"{parameters[k].shape}")
             buffers[name][k] = v.astype(parameters[k].dtype)
+    from . import minibatch
     state = minibatch.OptimizerState(**meta)
     state.buffers = buffers
     return state

@@ -13,7 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engines import optimizers as rules
+# The codes the compiled engines dispatch on (:mod:`deepjit.engines.optimizers`); kept
+# here, free of Numba, so that importing deepjit (or this module) compiles nothing.
+GD, MOMENTUM, RMSPROP, ADAM = range(4)
+CONSTANT, INVERSE_TIME, INVERSE_TIME_INTERVAL = range(3)
+
+
+def scheduled_rate(schedule, lr0, decay_rate, time_interval, epoch):
+    """The learning rate of epoch ``epoch`` (an integer from 0) under a schedule code:
+    plain Python here, compiled as it is by :mod:`deepjit.engines.optimizers`."""
+    if schedule == INVERSE_TIME:
+        return lr0 / (1.0 + decay_rate * epoch)
+    if schedule == INVERSE_TIME_INTERVAL:
+        return lr0 / (1.0 + decay_rate * (epoch // time_interval))
+    return lr0
 
 
 def _fraction(name, value):
@@ -35,7 +48,7 @@ def _positive(name, value, allow_zero=False):
 @dataclass(frozen=True)
 class GradientDescent:
     """Plain (mini-batch) gradient descent: ``theta -= lr * g``."""
-    code = rules.GD
+    code = GD
     state_names = ()
 
     @property
@@ -47,7 +60,7 @@ class GradientDescent:
 class Momentum:
     """``v = beta v + (1 - beta) g``, ``theta -= lr v`` (the course's form)."""
     beta: float = 0.9
-    code = rules.MOMENTUM
+    code = MOMENTUM
     state_names = ("v",)
 
     def __post_init__(self):
@@ -63,7 +76,7 @@ class RMSprop:
     """``s = beta s + (1 - beta) g^2``, ``theta -= lr g / (sqrt(s) + epsilon)``."""
     beta: float = 0.9
     epsilon: float = 1e-8
-    code = rules.RMSPROP
+    code = RMSPROP
     state_names = ("s",)
 
     def __post_init__(self):
@@ -81,7 +94,7 @@ class Adam:
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
-    code = rules.ADAM
+    code = ADAM
     state_names = ("v", "s")
 
     def __post_init__(self):
@@ -113,7 +126,7 @@ def check_optimizer(optimizer):
 @dataclass(frozen=True)
 class Constant:
     """The same learning rate in every epoch."""
-    code = rules.CONSTANT
+    code = CONSTANT
 
     @property
     def hyper(self):
@@ -139,8 +152,8 @@ class InverseTimeDecay:
 
     @property
     def code(self):
-        return rules.CONSTANT if self.decay_rate == 0 else (
-            rules.INVERSE_TIME if self.time_interval is None else rules.INVERSE_TIME_INTERVAL)
+        return CONSTANT if self.decay_rate == 0 else (
+            INVERSE_TIME if self.time_interval is None else INVERSE_TIME_INTERVAL)
 
     @property
     def hyper(self):
@@ -164,5 +177,5 @@ def check_schedule(schedule):
 
 def learning_rate_at(schedule, lr0, epoch):
     """The learning rate of epoch ``epoch`` under ``schedule`` (for display)."""
-    decay_rate, interval = schedule.hyper   # the kernel's Python body: no dispatch cost
-    return rules.scheduled_rate.py_func(schedule.code, lr0, decay_rate, interval, epoch)
+    decay_rate, interval = schedule.hyper
+    return scheduled_rate(schedule.code, lr0, decay_rate, interval, epoch)

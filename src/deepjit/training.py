@@ -15,6 +15,14 @@ import numpy as np
 CHUNK_SECONDS = 0.25   # aim for compiled calls of about this long between checks
 
 
+class _DefaultCount(int):
+    """``fit``'s default number of iterations, told apart from the same number given
+    (``num_epochs`` replaces only the default)."""
+
+
+DEFAULT_ITERATIONS = _DefaultCount(2500)
+
+
 class TrainingDiverged(FloatingPointError):
     """Raised when training produced NaN or inf; the model keeps the last finite
     parameters, reached after ``iterations`` iterations."""

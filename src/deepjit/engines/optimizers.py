@@ -20,20 +20,14 @@ import math
 
 from numba import njit
 
-GD, MOMENTUM, RMSPROP, ADAM = range(4)
-CONSTANT, INVERSE_TIME, INVERSE_TIME_INTERVAL = range(3)
+from .. import optim
+from ..optim import (ADAM, CONSTANT, GD, INVERSE_TIME, INVERSE_TIME_INTERVAL,  # noqa: F401
+                     MOMENTUM, RMSPROP)
 
 kernel = njit(cache=True, error_model="numpy")
 
 
-@kernel
-def scheduled_rate(schedule, lr0, decay_rate, time_interval, epoch):
-    """The learning rate of epoch ``epoch`` (an integer from 0)."""
-    if schedule == INVERSE_TIME:
-        return lr0 / (1.0 + decay_rate * epoch)
-    if schedule == INVERSE_TIME_INTERVAL:
-        return lr0 / (1.0 + decay_rate * (epoch // time_interval))
-    return lr0
+scheduled_rate = kernel(optim.scheduled_rate)
 
 
 @kernel
