@@ -6,14 +6,16 @@ notebooks' loops and deepjit's engines.
   caller gets the current parameters (and computes the course's own cost from them).
 - ``regularized``: gradient descent with the notebook's L2 term or its fixed dropout
   masks (W1A2), and ``minibatch``: the course's mini-batch epochs with gd, momentum or
-  Adam (W2A1).  Both run the course's loop in plain numpy for now (see the module
-  README section in the compat package docstring); their callers do not depend on how.
+  Adam (W2A1), both on the cpu engine's compiled mini-batch trainer
+  (:class:`deepjit.engines.minibatch_cpu.MiniBatchTrainer`), given the course's example
+  orders, its dropout masks and each epoch's learning rate from here.
 """
 import numpy as np
 
 from . import _common
-from ._course2 import (backward_propagation, backward_scaled_first, cross_entropy_terms,
-                       forward_propagation)
+from ..engines.minibatch_cpu import MiniBatchTrainer
+from ..minibatch import OptimizerState, make_plan
+from ..network import Network
 
 
 def full_batch(parameters, X, Y, learning_rate, num_iterations, every, on_record,
@@ -37,43 +39,44 @@ def regularized(parameters, X, Y, learning_rate, num_iterations, every, on_recor
     hidden activations multiplied by the fixed ``masks = (D1, D2)`` and divided by
     ``keep_prob`` (dropout, the same masks at every iteration as the notebook's
     re-seeding gives).  ``on_record(i, parameters)`` as in ``full_batch``."""
-    for i in range(num_iterations):
-        if i % every == 0:
-            on_record(i, parameters)
-        a3, cache = _forward(X, parameters, masks, keep_prob)
-        grads = backward_propagation(X, Y, cache, lambd, masks, keep_prob)
-        parameters = _descend(parameters, grads, learning_rate)
-    return parameters
+    m = X.shape[1]
+    trainer = _trainer(parameters, X, Y, m, "gd", lambd, keep_prob)
+    trainer.hyper[3] = learning_rate
+    if masks is not None:
+        trainer.fix_masks(masks)
+    for start in range(0, num_iterations, every):
+        on_record(start, trainer.parameters())
+        steps = min(every, num_iterations - start)
+        trainer.run(np.tile(np.arange(m), (steps, 1)), start, steps)
+    return trainer.parameters()
 
 
-def _forward(X, parameters, masks, keep_prob):
-    if masks is None:
-        return forward_propagation(X, parameters)
-    W1, b1, W2, b2, W3, b3 = (parameters[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
-    A1 = np.maximum(0, np.dot(W1, X) + b1) * masks[0] / keep_prob
-    A2 = np.maximum(0, np.dot(W2, A1) + b2) * masks[1] / keep_prob
-    a3 = 1 / (1 + np.exp(-(np.dot(W3, A2) + b3)))
-    return a3, (None, A1, W1, b1, None, A2, W2, b2, None, a3, W3, b3)
-
-
-def _descend(parameters, grads, learning_rate):
-    return {key: value - learning_rate * grads["d" + key] for key, value in parameters.items()}
-
-
-def minibatch(parameters, X, Y, epoch_batches, num_epochs, step, on_epoch):
-    """The course's epochs: ``epoch_batches(i)`` gives epoch i's mini-batches (the
-    course's ``random_mini_batches`` with its seed), ``step(parameters, grads,
-    learning_rate)`` applies one update (gd, momentum or Adam, with their state) and
-    returns the parameters, and ``on_epoch(i, cost_total)`` receives the summed
-    cross-entropy of the epoch and returns the next epoch's learning rate.  ``step``
-    and the cost follow opt_utils_v1a (the cost summed, ``dz3`` scaled by 1/batch)."""
+def minibatch(parameters, X, Y, optimizer, mini_batch_size, num_epochs, epoch_order,
+              on_epoch):
+    """The course's epochs with ``optimizer`` (a :mod:`deepjit.optim` object): epoch i
+    visits the examples in the order ``epoch_order(i)`` in consecutive batches of
+    ``mini_batch_size`` (the last one smaller), at the learning rate returned by
+    ``on_epoch(i - 1, cost_total)`` (``on_epoch(-1, None)`` gives the first), where
+    ``cost_total`` is epoch i's summed cross-entropy.  Returns the final parameters."""
+    m = X.shape[1]
+    trainer = _trainer(parameters, X, Y, mini_batch_size, optimizer)
+    sizes = np.diff(np.r_[0:m:mini_batch_size, m])
     learning_rate = on_epoch(-1, None)
     for i in range(num_epochs):
-        cost_total = 0
-        for batch_X, batch_Y in epoch_batches(i):
-            a3, caches = forward_propagation(batch_X, parameters)
-            cost_total += np.sum(cross_entropy_terms(a3, batch_Y))
-            grads = backward_scaled_first(batch_X, batch_Y, caches)
-            parameters = step(parameters, grads, learning_rate)
-        learning_rate = on_epoch(i, cost_total)
-    return parameters
+        trainer.hyper[3] = learning_rate
+        costs = trainer.run(np.asarray(epoch_order(i)).reshape(1, m), i, sizes.size)
+        learning_rate = on_epoch(i, float(np.dot(costs, sizes)))
+    return trainer.parameters()
+
+
+def _trainer(parameters, X, Y, batch_size, optimizer, lambd=0., keep_prob=1.):
+    """The compiled mini-batch trainer of LINEAR->RELU x2->SIGMOID from ``parameters``
+    (float64; its learning rate is set per call through ``hyper[3]``)."""
+    X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64).reshape(1, -1)
+    dims = [parameters["W1"].shape[1]] + [parameters["W" + str(l)].shape[0]
+                                           for l in range(1, len(parameters) // 2 + 1)]
+    net = Network.build(dims, "relu", "sigmoid")
+    plan = make_plan(net, X.shape[1], 1.0, batch_size, optimizer, None, float(lambd),
+                     float(keep_prob), 0, True)
+    return MiniBatchTrainer(parameters, OptimizerState.fresh(plan, parameters, X.shape[1]),
+                            X, Y, net, plan)

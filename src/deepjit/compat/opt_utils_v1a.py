@@ -8,14 +8,17 @@ Same names, argument order, defaults, return types, printed lines and random dra
 (numpy's global legacy generator).  ``load_dataset`` draws the moons as scikit-learn's
 ``make_moons`` does, without needing scikit-learn.  ``predict`` returns an int64 0/1
 array (the course's ``np.int`` is gone from numpy 1.24 on).  ``model`` shuffles each
-epoch with ``random_mini_batches(X, Y, mini_batch_size, seed)``, the seed counting up
-from 11, as the notebook does.
+epoch as ``random_mini_batches(X, Y, mini_batch_size, seed)`` does, the seed counting
+up from 11, as the notebook does, and trains on the cpu engine's compiled mini-batch
+trainer (the course's update rules; the learning rate set from Python each epoch, so
+any ``decay`` function works).
 """
 import math
 
 import numpy as np
 
 from . import _common, _course2, _course2_train
+from .. import optim
 from ._course2 import (backward_scaled_first as backward_propagation, cross_entropy_terms,
                        forward_propagation, load_2D_dataset, plot_decision_boundary,
                        predict, predict_dec, relu, sigmoid)
@@ -154,19 +157,9 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
     m = X.shape[1]
     learning_rate0 = learning_rate
     parameters = initialize_parameters(layers_dims)
-    state = {"lr": learning_rate, "t": 0, "costs": []}
-    v, s = initialize_adam(parameters) if optimizer == "adam" else (
-        initialize_velocity(parameters), None)
-
-    def step(parameters, grads, learning_rate):
-        if optimizer == "gd":
-            return update_parameters_with_gd(parameters, grads, learning_rate)
-        if optimizer == "momentum":
-            return update_parameters_with_momentum(parameters, grads, v, beta,
-                                                   learning_rate)[0]
-        state["t"] += 1
-        return update_parameters_with_adam(parameters, grads, v, s, state["t"], learning_rate,
-                                           beta1, beta2, epsilon)[0]
+    state = {"lr": learning_rate, "costs": []}
+    rule = {"gd": lambda: optim.GradientDescent(), "momentum": lambda: optim.Momentum(beta),
+            "adam": lambda: optim.Adam(beta1, beta2, epsilon)}[optimizer]()
 
     def on_epoch(i, cost_total):
         if i >= 0:
@@ -174,11 +167,12 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
                           decay_rate)
         return state["lr"]
 
-    def epoch_batches(i):
-        return random_mini_batches(X, Y, mini_batch_size, FIRST_SEED + i + 1)
+    def epoch_order(i):   # random_mini_batches' draws
+        np.random.seed(FIRST_SEED + i + 1)
+        return np.random.permutation(m)
 
-    parameters = _course2_train.minibatch(parameters, X, Y, epoch_batches, num_epochs, step,
-                                          on_epoch)
+    parameters = _course2_train.minibatch(parameters, X, Y, rule, mini_batch_size, num_epochs,
+                                          epoch_order, on_epoch)
     _course2.plot_costs(state["costs"], "epochs (per 100)",
                         "Learning rate = " + str(state["lr"]))
     return parameters

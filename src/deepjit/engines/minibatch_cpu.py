@@ -105,10 +105,10 @@ def _weight_gradient(dZ, A_prev, dW, db):
 
 @kernel
 def forward_batch(theta, lay, codes, slope, Xb, examples, step, seed, keep_probs,
-                  thresholds, acts, drops, masks, ZL, AL):
+                  thresholds, acts, drops, masks, ZL, AL, fill_masks=True):
     """The batch's forward pass with dropout: fills ``acts`` (the activations), ``drops``
-    (dropped activations, for layers with ``keep_probs[l - 1] < 1``), ``masks``, ``ZL``
-    and ``AL``."""
+    (dropped activations, for layers with ``keep_probs[l - 1] < 1``), ``masks`` (unless
+    ``fill_masks`` is False: then the masks already there are used), ``ZL`` and ``AL``."""
     dims, w_off, b_off, a_off = lay
     L, m = dims.size - 1, Xb.shape[0]
     A_prev = Xb
@@ -125,7 +125,8 @@ def forward_batch(theta, lay, codes, slope, Xb, examples, step, seed, keep_probs
         _bias_activation_rows(A, b, codes[l - 1], slope)
         if keep_probs[l - 1] < 1.0:
             mask = _block(masks, a_off[l], m, dims[l])
-            philox.fill_keep_mask(mask, seed, step, l, examples, thresholds[l - 1])
+            if fill_masks:
+                philox.fill_keep_mask(mask, seed, step, l, examples, thresholds[l - 1])
             A_prev = _block(drops, a_off[l], m, dims[l])
             _apply_mask(A, mask, keep_probs[l - 1], A_prev)
         else:
@@ -193,7 +194,8 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
                           step0, batch_size, settings, hyper, keep_probs, thresholds,
                           Xb, Yb, acts, drops, masks, ZL, AL, grad, buf1, buf2, costs):
     """``costs.size`` updates, numbered from ``step0``; writes each batch's cost (with the
-    L2 term) into ``costs``.  ``settings = (optimizer, schedule, time_interval, seed)``,
+    L2 term) into ``costs``.  ``settings = (optimizer, schedule, time_interval, seed,
+    fill_masks)``,
     ``hyper = (beta1, beta2, epsilon, lr0, decay_rate, l2)``; ``order[e]`` is the example
     order of epoch ``first_epoch + e``."""
     opt_code, sched_code, interval, seed = settings[0], settings[1], settings[2], settings[3]
@@ -210,7 +212,7 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
         _gather(Xe, examples, Xv)
         _gather(Ye, examples, Yv)
         forward_batch(theta, lay, codes, slope, Xv, examples, step, seed, keep_probs,
-                      thresholds, acts, drops, masks, ZLv, ALv)
+                      thresholds, acts, drops, masks, ZLv, ALv, settings[4] != 0)
         costs[k] = cost(ZLv.T, Yv.T, codes[-1])
         if l2 != 0.0:
             costs[k] += l2 / (2.0 * mb) * _sum_of_squared_weights(theta, lay)
@@ -238,7 +240,7 @@ class MiniBatchTrainer:
         beta1, beta2, eps = plan.optimizer.hyper
         decay_rate, interval = plan.schedule.hyper
         self.settings = np.array([plan.optimizer.code, plan.schedule.code, interval,
-                                  plan.seed], dtype=np.int64)
+                                  plan.seed, 1], dtype=np.int64)
         self.hyper = np.array([beta1, beta2, eps, plan.learning_rate, decay_rate, plan.l2])
         self.keep_probs = np.array(plan.keep_probs + (1.0,))
         self.thresholds = np.array([philox.keep_threshold(p) for p in self.keep_probs],
@@ -261,6 +263,16 @@ class MiniBatchTrainer:
             self.drops, self.masks, self.ZL, self.AL, self.grad, self.buf1, self.buf2, costs)
         self.step += n_steps
         return costs
+
+    def fix_masks(self, masks):
+        """Use the keep masks ``masks[l - 1] : (n_l, batch_size)`` of the hidden layers with
+        dropout at every update instead of drawing them (batch ``b`` of ``batch_size``
+        examples sees the same masks whatever its examples)."""
+        dims, bs = self.net.layer_dims, self.plan.batch_size
+        for l, mask in enumerate(masks, start=1):
+            start = self.layout.a_off[l]
+            self.masks[start:start + bs * dims[l]] = np.asarray(mask, bool).T.ravel()
+        self.settings[4] = 0
 
     def parameters(self):
         return self.layout.unpack(self.theta)
