@@ -99,3 +99,17 @@ def numpy_descent(parameters, X, Y, net, learning_rate, num_iterations):
         costs.append(reference.cost(ZL, Y, net.output))
         reference.update(params, reference.backward(params, As, Y, net), learning_rate)
     return params, costs
+
+
+COURSE2_DATA = CAT_DIR.parent / "course2" / "data.mat"
+
+
+@pytest.fixture
+def football():
+    """The second course's data.mat; skips when absent, fails when CI=true."""
+    if not COURSE2_DATA.is_file():
+        message = f"course-2 data not found at {COURSE2_DATA}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: the data must be present)")
+        pytest.skip(message)
+    return COURSE2_DATA
