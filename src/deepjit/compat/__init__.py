@@ -10,6 +10,8 @@ Change one import line and the same program gives the same numbers, faster:
   (plus the planar notebook's functions, ``nn_model`` among them);
 - ``from lr_utils import load_dataset``  ->  ``from deepjit.compat.lr_utils import ...``
   (plus the logistic-regression notebook's functions, ``optimize`` and ``model``).
+- the second course's ``init_utils``, ``reg_utils``, ``gc_utils`` and ``opt_utils_v1a``
+  ->  ``deepjit.compat.init_utils`` ... (plus each notebook's functions and ``model``).
 
 The training functions (``two_layer_model``, ``L_layer_model``, ``nn_model``,
 ``optimize``, ``model``) start from the course's initial parameters, drawn from numpy's
