@@ -193,3 +193,15 @@ def assert_same_training(fast, ref, n_steps=60, rtol=1e-10):
     for key in want:
         scale = np.max(np.abs(want[key])) or 1.0
         assert np.max(np.abs(got[key] - want[key])) / scale < rtol, key
+COURSE2_DATA = CAT_DIR.parent / "course2" / "data.mat"
+
+
+@pytest.fixture
+def football():
+    """The second course's data.mat; skips when absent, fails when CI=true."""
+    if not COURSE2_DATA.is_file():
+        message = f"course-2 data not found at {COURSE2_DATA}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: the data must be present)")
+        pytest.skip(message)
+    return COURSE2_DATA

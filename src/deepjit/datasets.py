@@ -1,5 +1,6 @@
-"""Data: the course's planar "flower", the cat vs non-cat images, the extra 2-D sets,
-and data files (``.h5`` course images, ``.npz``, ``.csv``) in the course's orientation.
+"""Data: the course's planar "flower", the cat vs non-cat images, the extra 2-D sets, the
+circles and moons of the second course, and data files (``.h5`` course images, ``.npz``,
+``.csv``) in the course's orientation.
 
 Data files are checked before they are read: an archive by its listing and each array's
 header, an image file by its datasets' shapes and types, and every array's size against
@@ -36,6 +37,41 @@ def draw_flower(rng, m=400):
         X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
         Y[ix] = j
     return X.T, Y.T
+
+
+def draw_circles(rng, n_samples, noise=None, factor=0.8):
+    """scikit-learn's ``make_circles(n_samples, noise=noise, factor=factor)`` drawing
+    from ``rng`` (a ``RandomState`` or ``np.random``), bit for bit without scikit-learn:
+    ``(X (n, 2) float64, y (n,) intp)``, outer circle label 0, inner 1."""
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    t_out = np.linspace(0, 2 * np.pi, n_out, endpoint=False)
+    t_in = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
+    X = np.vstack([np.append(np.cos(t_out), np.cos(t_in) * factor),
+                   np.append(np.sin(t_out), np.sin(t_in) * factor)]).T
+    return _shuffle_and_noise(rng, X, n_out, n_in, noise)
+
+
+def draw_moons(rng, n_samples, noise=None):
+    """scikit-learn's ``make_moons(n_samples, noise=noise)`` drawing from ``rng``, bit
+    for bit without scikit-learn: ``(X (n, 2) float64, y (n,) intp)``."""
+    n_out = n_samples // 2
+    n_in = n_samples - n_out
+    t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
+    X = np.vstack([np.append(np.cos(t_out), 1 - np.cos(t_in)),
+                   np.append(np.sin(t_out), 1 - np.sin(t_in) - 0.5)]).T
+    return _shuffle_and_noise(rng, X, n_out, n_in, noise)
+
+
+def _shuffle_and_noise(rng, X, n_out, n_in, noise):
+    """scikit-learn's ending: labels, one shuffle of the rows, then Gaussian noise."""
+    y = np.hstack([np.zeros(n_out, dtype=np.intp), np.ones(n_in, dtype=np.intp)])
+    order = np.arange(n_out + n_in)
+    rng.shuffle(order)
+    X, y = X[order], y[order]
+    if noise is not None:
+        X = X + rng.normal(scale=noise, size=X.shape)
+    return X, y
 
 
 def load_planar_dataset(seed=1):

@@ -13,7 +13,9 @@ Change one import line and the same program gives the same numbers, faster:
 - the 2017-18 release: ``dnn_app_utils_v2``, ``dnn_utils_v2`` and ``testCases_v2``
   under their own names, and that release's notebook functions in ``step_by_step_2017``,
   ``lr_utils_2017`` and ``planar_utils_2017`` (thin wrappers over the modules above
-  where the release behaves differently).
+  where the release behaves differently);
+- the second course's ``init_utils``, ``reg_utils``, ``gc_utils`` and ``opt_utils_v1a``
+  ->  ``deepjit.compat.init_utils`` ... (plus each notebook's functions and ``model``).
 
 The step functions (``linear_forward`` ... ``update_parameters``, ``propagate``,
 ``forward_propagation`` ...) never copy their inputs, whatever their memory layout: the

@@ -143,10 +143,11 @@ def _product_with_transpose(A, W, WT, out):
 
 @kernel
 def forward_batch(theta, lay, codes, slope, Xb, Yb, examples, step, seed, keep_probs,
-                  thresholds, acts, drops, masks, ZL, AL, wt):
+                  thresholds, acts, drops, masks, ZL, AL, wt, fill_masks=True):
     """The batch's forward pass with dropout: fills ``acts`` (the activations), ``drops``
-    (dropped activations, for layers with ``keep_probs[l - 1] < 1``), ``masks``, ``ZL``
-    and ``AL``; returns the batch's summed loss.  ``wt``: room for the largest W."""
+    (dropped activations, for layers with ``keep_probs[l - 1] < 1``), ``masks`` (unless
+    ``fill_masks`` is False: then the masks already there are used), ``ZL`` and ``AL``;
+    returns the batch's summed loss.  ``wt``: room for the largest W."""
     dims, w_off, b_off, a_off = lay
     L, m = dims.size - 1, Xb.shape[0]
     A_prev = Xb
@@ -163,7 +164,8 @@ def forward_batch(theta, lay, codes, slope, Xb, Yb, examples, step, seed, keep_p
         _bias_activation_rows(A, b, codes[l - 1], slope)
         if keep_probs[l - 1] < 1.0:
             mask = _block(masks, a_off[l], m, dims[l])
-            philox.fill_keep_mask(mask, seed, step, l, examples, thresholds[l - 1])
+            if fill_masks:
+                philox.fill_keep_mask(mask, seed, step, l, examples, thresholds[l - 1])
             A_prev = _block(drops, a_off[l], m, dims[l])
             _apply_mask(A, mask, keep_probs[l - 1], A_prev)
         else:
@@ -232,7 +234,8 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
                           step0, batch_size, settings, hyper, keep_probs, thresholds,
                           Xb, Yb, acts, drops, masks, ZL, AL, wt, grad, buf1, buf2, costs):
     """``costs.size`` updates, numbered from ``step0``; writes each batch's cost (with the
-    L2 term) into ``costs``.  ``settings = (optimizer, schedule, time_interval, seed)``,
+    L2 term) into ``costs``.  ``settings = (optimizer, schedule, time_interval, seed,
+    fill_masks)``,
     ``hyper = (beta1, beta2, epsilon, lr0, decay_rate, l2)``; ``order[e]`` is the example
     order of epoch ``first_epoch + e``."""
     opt_code, sched_code, interval, seed = settings[0], settings[1], settings[2], settings[3]
@@ -250,7 +253,7 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
         _gather(Ye, examples, Yv)
         costs[k] = forward_batch(theta, lay, codes, slope, Xv, Yv, examples, step, seed,
                                  keep_probs, thresholds, acts, drops, masks, ZLv, ALv,
-                                 wt) / mb
+                                 wt, settings[4] != 0) / mb
         if l2 != 0.0:
             costs[k] += l2 / (2.0 * mb) * _sum_of_squared_weights(theta, lay)
         backward_batch(theta, lay, codes, slope, Xv, Yv, keep_probs, acts, drops, masks,
@@ -277,7 +280,7 @@ class MiniBatchTrainer:
         beta1, beta2, eps = plan.optimizer.hyper
         decay_rate, interval = plan.schedule.hyper
         self.settings = np.array([plan.optimizer.code, plan.schedule.code, interval,
-                                  plan.seed], dtype=np.int64)
+                                  plan.seed, 1], dtype=np.int64)
         self.hyper = np.array([beta1, beta2, eps, plan.learning_rate, decay_rate, plan.l2])
         self.keep_probs = np.array(plan.keep_probs + (1.0,))
         self.thresholds = np.array([philox.keep_threshold(p) for p in self.keep_probs],
@@ -312,6 +315,16 @@ class MiniBatchTrainer:
             costs)
         self.step += n_steps
         return costs
+
+    def fix_masks(self, masks):
+        """Use the keep masks ``masks[l - 1] : (n_l, batch_size)`` of the hidden layers with
+        dropout at every update instead of drawing them (batch ``b`` of ``batch_size``
+        examples sees the same masks whatever its examples)."""
+        dims, bs = self.net.layer_dims, self.plan.batch_size
+        for l, mask in enumerate(masks, start=1):
+            start = self.layout.a_off[l]
+            self.masks[start:start + bs * dims[l]] = np.asarray(mask, bool).T.ravel()
+        self.settings[4] = 0
 
     def parameters(self):
         return self.layout.unpack(self.theta)
