@@ -1,8 +1,10 @@
 """``Model``: validation, initialisation, fit / predict, save / load; picks an engine."""
+import importlib
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import model_io
+from . import minibatch, model_io
 from .activations import DEFAULT_LEAKY_SLOPE
 from .engines import check_engine, check_formulation, get_engine
 from .initializers import check_init, initialize
@@ -10,6 +12,13 @@ from .network import Network
 from .training import TrainingDiverged, gradient_descent
 from .validation import (as_matrix, check_dtype, check_labels, check_same_m,
                          positive_int, positive_number)
+
+
+MINIBATCH_OPTIONS = {"batch_size": None, "num_epochs": None, "optimizer": None,
+                     "schedule": None, "l2": 0.0, "keep_prob": 1.0, "validation_data": None,
+                     "validation_fraction": None, "early_stopping": False, "patience": 10,
+                     "min_delta": 0.0, "shuffle": True, "seed": None, "on_epoch": None}
+MINIBATCH_ENGINES = {"numpy": "reference_minibatch", "cpu": "minibatch_cpu"}
 
 
 class Model:
@@ -53,6 +62,7 @@ class Model:
         self.engine = check_engine(engine)
         self._params = initialize(self.net.layer_dims, init, seed, self.dtype)
         self.costs_, self.final_cost_, self.n_iter_, self.interrupted_ = [], None, 0, False
+        self.history_, self.optimizer_state_, self.best_epoch_ = None, None, None
 
     @classmethod
     def from_parameters(cls, parameters, hidden_activation="relu", output="sigmoid",
@@ -84,19 +94,49 @@ class Model:
                 f"dtype={self.dtype.name!r}, engine={self.engine!r})")
 
     # -- training ---------------------------------------------------------------------
-    def fit(self, X, Y, learning_rate=0.0075, num_iterations=2500, print_cost=False,
-            record_every=100, callback=None):
-        """Full-batch gradient descent; records the cost at iterations 0, record_every,
-        ... in ``costs_`` (and the last one in ``final_cost_``).  ``print_cost`` prints
-        them as they come ("Cost after iteration i: cost"); a callable ``f(i, cost)``
-        receives them instead.  ``callback(iterations_done, last_recorded_cost)`` is
-        called between compiled chunks (for progress bars).  Ctrl-C stops at the end
-        of the current compiled chunk and keeps those parameters.  Returns the model."""
+    def fit(self, X, Y, learning_rate=0.0075, num_iterations=None, print_cost=False,
+            record_every=100, callback=None, **options):
+        """Full-batch gradient descent by default; records the cost at iterations 0,
+        record_every, ... in ``costs_`` (and the last one in ``final_cost_``).
+        ``print_cost`` prints them as they come ("Cost after iteration i: cost"); a
+        callable ``f(i, cost)`` receives them instead.  ``callback(iterations_done,
+        last_recorded_cost)`` is called between compiled chunks (for progress bars).
+        Ctrl-C stops at the end of the current compiled chunk and keeps those
+        parameters.  ``num_iterations`` defaults to 2500.
+
+        Mini-batch options (any of them selects mini-batch training, one compiled call
+        per epoch at most; see :mod:`deepjit.minibatch`): ``batch_size`` (None: all m),
+        ``num_epochs`` (instead of ``num_iterations``; an iteration is one update),
+        ``optimizer`` ("gd", "momentum", "rmsprop", "adam" or a :mod:`deepjit.optim`
+        object), ``schedule`` ("constant", "inverse_time", "inverse_time_interval" or
+        ``optim.InverseTimeDecay(decay_rate, time_interval)``), ``l2`` (lambda: cost +
+        lambda/(2 m_b) sum ||W||^2 with m_b the batch size), ``keep_prob`` (inverted
+        dropout on the hidden layers: one number or one per hidden layer),
+        ``validation_data=(X_val, Y_val)`` or ``validation_fraction`` (the last part of
+        the examples), ``early_stopping`` (with ``patience`` epochs and ``min_delta``;
+        restores the best parameters), ``shuffle`` and ``seed`` (of the shuffles and the
+        dropout masks; by default the model's seed), ``on_epoch(record)``.  Per-epoch
+        costs go to ``history_`` and ``costs_``; the optimizer state is kept (and saved),
+        so a later fit with the same optimizer, batch size, data size and seed continues
+        exactly.  Returns the model."""
         X = self._check_X(X)
         Y = check_labels(Y, self.net.output, self.net.layer_dims[-1], self.dtype)
         check_same_m(X, Y)
         learning_rate = positive_number("learning_rate", learning_rate)
-        num_iterations = positive_int("num_iterations", num_iterations)
+        unknown = set(options) - set(MINIBATCH_OPTIONS)
+        if unknown:
+            raise TypeError(f"fit() got unexpected keyword arguments {sorted(unknown)}")
+        given = [k for k, default in MINIBATCH_OPTIONS.items()
+                 if k in options and options[k] is not default and options[k] != default]
+        if given:
+            if self.engine not in MINIBATCH_ENGINES:
+                raise ValueError(f"{given[0]}: the {self.engine!r} engine trains by full-batch "
+                                 "gradient descent only; mini-batch options run on the 'cpu' "
+                                 "and 'numpy' engines")
+            return self._fit_minibatch(X, Y, learning_rate, num_iterations, print_cost,
+                                       callback, **options)
+        num_iterations = positive_int("num_iterations",
+                                      2500 if num_iterations is None else num_iterations)
         record_every = positive_int("record_every", record_every)
         options = {"cpu": {"formulation": self.formulation, "num_iterations": num_iterations,
                            "num_threads": self.num_threads},
@@ -119,6 +159,51 @@ class Model:
             print(f"Interrupted: stopped after {log.iterations} of {num_iterations} "
                   "iterations; the model keeps the parameters reached.")
         return self
+
+    def _fit_minibatch(self, X, Y, learning_rate, num_iterations, print_cost, callback,
+                       batch_size=None, num_epochs=None, optimizer=None, schedule=None, l2=0.0,
+                       keep_prob=1.0, validation_data=None, validation_fraction=None,
+                       early_stopping=False, patience=10, min_delta=0.0, shuffle=True,
+                       seed=None, on_epoch=None):
+        X, Y, validation = minibatch.split_validation(X, Y, self.net, self.dtype,
+                                                      validation_data, validation_fraction)
+        m, state = X.shape[1], self.optimizer_state_
+        if seed is None:
+            seed = state.seed if state is not None else (
+                self.seed if isinstance(self.seed, int) else None)
+        plan = minibatch.make_plan(self.net, m, learning_rate, batch_size, optimizer, schedule,
+                                   l2, keep_prob, seed, shuffle)
+        n_steps = minibatch.steps_for(num_iterations, num_epochs, m, plan.batch_size)
+        stopping = minibatch.check_early_stopping(early_stopping, patience, min_delta)
+        if state is None or not state.continues(plan, m):
+            state = minibatch.OptimizerState.fresh(plan, self._params, m)
+        engine = importlib.import_module(f"deepjit.engines.{MINIBATCH_ENGINES[self.engine]}")
+        trainer = engine.MiniBatchTrainer(self._params, state, X, Y, self.net, plan)
+        printer = print_cost if callable(print_cost) else (_print_epoch if print_cost else None)
+        report = (lambda r: (printer and printer(r["epoch"], r["cost"]),
+                             on_epoch and on_epoch(r)))
+        try:
+            with threadpool_limits(self.num_threads, user_api="blas"):
+                log = minibatch.run_epochs(trainer, m, plan, n_steps, validation, stopping,
+                                           self.net.output, report, callback)
+        except TrainingDiverged as diverged:
+            self._keep_minibatch_state(trainer, state)
+            self.n_iter_ = diverged.iterations
+            raise
+        self._keep_minibatch_state(trainer, state)
+        self.history_ = log.history
+        self.costs_, self.final_cost_, self.n_iter_ = list(log.history["cost"]), \
+            log.final_cost, log.iterations
+        self.interrupted_, self.best_epoch_ = log.interrupted, log.best_epoch
+        if log.interrupted:
+            print(f"Interrupted: stopped after {log.iterations} of {n_steps} updates; the "
+                  "model keeps the parameters reached.")
+        return self
+
+    def _keep_minibatch_state(self, trainer, state):
+        self._params = trainer.parameters()
+        state.buffers, state.step = trainer.optimizer_buffers(), trainer.step
+        self.optimizer_state_ = state
 
     # -- prediction -------------------------------------------------------------------
     def predict_proba(self, X):
@@ -159,18 +244,45 @@ class Model:
         meta = {"layer_dims": self.layer_dims, "hidden_activation": list(self.net.hidden),
                 "output": self.net.output, "leaky_slope": self.net.slope,
                 "dtype": self.dtype.name, "costs": [float(c) for c in self.costs_]}
-        return model_io.save(path, self._params, meta)
+        arrays = dict(self._params)
+        if self.optimizer_state_ is not None:
+            meta["optimizer_state"] = self.optimizer_state_.meta()
+            arrays.update(self.optimizer_state_.arrays())
+        return model_io.save(path, arrays, meta)
 
     @classmethod
     def load(cls, path, engine="cpu"):
-        parameters, meta = model_io.load(path)
+        parameters, meta, extra = model_io.load(path, with_extra=True)
         try:
             model = cls.from_parameters(parameters, meta["hidden_activation"], meta["output"],
                                         meta["dtype"], engine, meta["leaky_slope"])
+            if "optimizer_state" in meta:
+                model.optimizer_state_ = _optimizer_state(meta["optimizer_state"], extra,
+                                                          model._params)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: invalid model metadata ({exc})") from None
         model.costs_ = list(meta.get("costs", []))
         return model
+
+
+def _optimizer_state(meta, arrays, parameters):
+    """The saved optimizer state, its buffers checked against the parameters' shapes."""
+    names = {key.split(".")[1] for key in arrays}
+    buffers = {}
+    for name in names:
+        buffers[name] = {k: arrays[f"opt.{name}.{k}"] for k in parameters}
+        for k, v in buffers[name].items():
+            if v.shape != parameters[k].shape or not np.all(np.isfinite(v)):
+                raise ValueError(f"opt.{name}.{k}: expected finite values of shape "
+                                 f"{parameters[k].shape}")
+            buffers[name][k] = v.astype(parameters[k].dtype)
+    state = minibatch.OptimizerState(**meta)
+    state.buffers = buffers
+    return state
+
+
+def _print_epoch(epoch, cost):
+    print(f"Cost after epoch {epoch}: {cost}")
 
 
 def _print_cost(iteration, cost):

@@ -11,6 +11,7 @@ import tempfile
 import numpy as np
 
 FORMAT = "deepjit-model-1"
+OPTIMIZER_PREFIX = "opt."   # optimizer-state members (Model.save), e.g. "opt.v.W1"
 
 
 def save(path, parameters, meta):
@@ -44,8 +45,10 @@ def _new_file_mode():
     return 0o666 & ~umask
 
 
-def load(path):
-    """Returns ``(parameters, meta)``; a ValueError says why a file is refused."""
+def load(path, with_extra=False):
+    """Returns ``(parameters, meta)``, and with ``with_extra`` also the optimizer-state
+    arrays (members named ``opt.<buffer>.<parameter>``, checked by the caller); a
+    ValueError says why a file is refused."""
     path = os.fspath(path)
     if not _is_zip(path):
         raise ValueError(f"{path}: refused, not a .npz archive; deepjit model files are "
@@ -59,7 +62,9 @@ def load(path):
     except Exception as exc:
         raise ValueError(f"{path}: not a readable .npz model file ({exc})") from None
     meta = _read_meta(path, arrays.pop("__meta__", None))
-    return _check_parameters(path, arrays, meta), meta
+    extra = {k: arrays.pop(k) for k in list(arrays) if k.startswith(OPTIMIZER_PREFIX)}
+    parameters = _check_parameters(path, arrays, meta)
+    return (parameters, meta, extra) if with_extra else (parameters, meta)
 
 
 def _is_zip(path):

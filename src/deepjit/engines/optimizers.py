@@ -1,0 +1,69 @@
+"""Update rules and learning-rate schedules as Numba scalar/loop functions, shared by the
+compiled engines (and callable from Python).
+
+Codes (see :mod:`deepjit.optim` for the public classes):
+
+- ``GD``: ``theta -= lr * g``
+- ``MOMENTUM``: ``v = beta1 v + (1 - beta1) g``; ``theta -= lr * v``
+- ``RMSPROP``: ``s = beta2 s + (1 - beta2) g^2``; ``theta -= lr * g / (sqrt(s) + eps)``
+- ``ADAM``: both, with bias correction: ``theta -= lr * (v c1) / (sqrt(s c2) + eps)`` with
+  ``c1 = 1 / (1 - beta1^t)``, ``c2 = 1 / (1 - beta2^t)`` at update ``t = 1, 2, ...``
+
+``g = grad + l2 * theta`` (``l2 = lambda / batch`` for weights, 0 for biases).  The numpy
+oracle (``reference_minibatch``) writes the same expressions in the same order.
+
+Schedules give the rate of epoch ``e`` (0 for the first): ``CONSTANT`` ``lr0``,
+``INVERSE_TIME`` ``lr0 / (1 + decay_rate * e)`` and ``INVERSE_TIME_INTERVAL``
+``lr0 / (1 + decay_rate * floor(e / time_interval))``.
+"""
+import math
+
+from numba import njit
+
+GD, MOMENTUM, RMSPROP, ADAM = range(4)
+CONSTANT, INVERSE_TIME, INVERSE_TIME_INTERVAL = range(3)
+
+kernel = njit(cache=True, error_model="numpy")
+
+
+@kernel
+def scheduled_rate(schedule, lr0, decay_rate, time_interval, epoch):
+    """The learning rate of epoch ``epoch`` (an integer from 0)."""
+    if schedule == INVERSE_TIME:
+        return lr0 / (1.0 + decay_rate * epoch)
+    if schedule == INVERSE_TIME_INTERVAL:
+        return lr0 / (1.0 + decay_rate * (epoch // time_interval))
+    return lr0
+
+
+@kernel
+def bias_corrections(code, beta1, beta2, t):
+    """``(c1, c2)`` for update ``t``: Adam's ``1 / (1 - beta^t)``, else ``(1, 1)``."""
+    if code != ADAM:
+        return 1.0, 1.0
+    return 1.0 / (1.0 - beta1 ** t), 1.0 / (1.0 - beta2 ** t)
+
+
+@kernel
+def update_segment(code, theta, grad, v, s, start, stop, lr, l2, beta1, beta2, eps, c1, c2):
+    """The update of ``theta[start:stop]`` in place (``v``, ``s``: the optimizer's flat
+    state buffers, unused ones may be empty)."""
+    if code == GD:
+        for k in range(start, stop):
+            theta[k] = theta[k] - lr * (grad[k] + l2 * theta[k])
+    elif code == MOMENTUM:
+        for k in range(start, stop):
+            g = grad[k] + l2 * theta[k]
+            v[k] = beta1 * v[k] + (1.0 - beta1) * g
+            theta[k] = theta[k] - lr * v[k]
+    elif code == RMSPROP:
+        for k in range(start, stop):
+            g = grad[k] + l2 * theta[k]
+            s[k] = beta2 * s[k] + (1.0 - beta2) * (g * g)
+            theta[k] = theta[k] - lr * g / (math.sqrt(s[k]) + eps)
+    else:
+        for k in range(start, stop):
+            g = grad[k] + l2 * theta[k]
+            v[k] = beta1 * v[k] + (1.0 - beta1) * g
+            s[k] = beta2 * s[k] + (1.0 - beta2) * (g * g)
+            theta[k] = theta[k] - lr * (v[k] * c1) / (math.sqrt(s[k] * c2) + eps)
