@@ -94,6 +94,35 @@ class Adam:
         return self.beta1, self.beta2, self.epsilon
 
 
+@dataclass(frozen=True)
+class SklearnSGD:
+    """scikit-learn's SGD: ``v = momentum v - lr g``, ``theta += v`` (Nesterov: ``theta +=
+    momentum v - lr g``); used by :mod:`deepjit.sklearn`."""
+    momentum: float = 0.9
+    nesterov: bool = True
+    code = rules.SKLEARN_SGD
+    state_names = ("v",)
+
+    @property
+    def hyper(self):
+        return self.momentum, 1.0 if self.nesterov else 0.0, 1.0
+
+
+@dataclass(frozen=True)
+class SklearnAdam:
+    """scikit-learn's Adam: epsilon added to ``sqrt(s)``, the bias corrections folded
+    into the rate; used by :mod:`deepjit.sklearn`."""
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    code = rules.SKLEARN_ADAM
+    state_names = ("v", "s")
+
+    @property
+    def hyper(self):
+        return self.beta1, self.beta2, self.epsilon
+
+
 OPTIMIZERS = {"gd": GradientDescent, "momentum": Momentum, "rmsprop": RMSprop,
               "adam": Adam}
 

@@ -176,7 +176,7 @@ class _DeepJITMLP(BaseEstimator):
         net = self._net()
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         result = scipy.optimize.minimize(
-            lambda theta: self._engine().loss_and_gradient(net, theta, X, y, sample_weight),
+            lambda theta: rules.loss_and_gradient(net, theta, X, y, sample_weight),
             rules.pack(self.coefs_, self.intercepts_), method="L-BFGS-B", jac=True,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
                      **_get_additional_lbfgs_options_dict("iprint", iprint)})
@@ -207,17 +207,15 @@ class _DeepJITMLP(BaseEstimator):
         n_samples = X_train.shape[0]
         batch_size = self._batch_size(n_samples)
         sample_idx = np.arange(n_samples, dtype=int)
-        dropout_rng = (np.random.default_rng(self._random_state.randint(2 ** 31))
-                       if self.dropout > 0 else None)
-        engine = self._engine()
+        dropout_seed = self._random_state.randint(2 ** 31) if self.dropout > 0 else None
+        engine = self._epochs(net, theta, X_train, y_train, sw_train, batch_size, dropout_seed)
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                accumulated = engine.run_epoch(net, theta, self._optimizer, X_train, y_train,
-                                               sw_train, sample_idx, batch_size, dropout_rng)
-                self._set_parameters(net, theta)
+                accumulated = engine.run(sample_idx)
+                self._set_parameters(net, engine.parameters())
                 self.n_iter_ += 1
                 self.loss_ = accumulated / n_samples
                 self.t_ += n_samples
@@ -239,7 +237,8 @@ class _DeepJITMLP(BaseEstimator):
                                   ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-            self._set_parameters(net, theta)
+            self._set_parameters(net, engine.parameters())
+        engine.finish()
         if self.early_stopping:
             self.coefs_, self.intercepts_ = self._best_coefs, self._best_intercepts
 
@@ -296,8 +295,14 @@ class _DeepJITMLP(BaseEstimator):
         return "%s tol=%f for %d consecutive epochs." % (what, self.tol,
                                                           self.n_iter_no_change)
 
-    def _engine(self):
-        return rules      # the numpy rules; the compiled epoch joins here (engine="cpu")
+    def _epochs(self, net, theta, X, y, sample_weight, batch_size, dropout_seed):
+        """The seam: epochs on the cpu engine where it computes scikit-learn's numbers,
+        else (and with ``engine="numpy"``) on the numpy oracle."""
+        compiled = self.engine == "cpu" and rules.CompiledEpochs.supports(
+            net, X, sample_weight, batch_size, self._optimizer)
+        epochs = rules.CompiledEpochs if compiled else rules.NumpyEpochs
+        return epochs(net, theta, self._optimizer, X, y, sample_weight, batch_size,
+                      dropout_seed)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

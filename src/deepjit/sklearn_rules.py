@@ -5,9 +5,9 @@ epochs, early stopping, printing) and the engines that run the work:
 
 - :func:`loss_and_gradient` -- the loss and its gradient over a whole data set
   (``solver="lbfgs"``);
-- :func:`run_epoch` -- one pass of mini-batch updates (``solver="sgd"`` / ``"adam"``),
-  returning the sum over batches of ``batch loss * batch size`` (scikit-learn's
-  ``accumulated_loss``);
+- :class:`NumpyEpochs` / :class:`CompiledEpochs` -- passes of mini-batch updates
+  (``solver="sgd"`` / ``"adam"``), each returning the sum over batches of ``batch loss *
+  batch size`` (scikit-learn's ``accumulated_loss``);
 - :class:`SGD`, :class:`Adam` -- the optimizers' state in flat buffers and their update.
 
 Everything follows scikit-learn 1.9's ``sklearn/neural_network`` expression by
@@ -175,10 +175,18 @@ class SGD:
             learning_rate_init)
         self.lr_schedule, self.momentum, self.nesterov = lr_schedule, momentum, nesterov
         self.power_t = power_t
-        self.velocity = np.zeros(n, dtype)
+        self.velocity, self.t = np.zeros(n, dtype), 0
+
+    def compiled(self):
+        from .optim import SklearnSGD
+        return SklearnSGD(self.momentum, self.nesterov)
+
+    def buffers(self):
+        return {"v": self.velocity}
 
     def update(self, theta, grad):
-        self.velocity = self.momentum * self.velocity - self.learning_rate * grad
+        self.t += 1
+        self.velocity[...] = self.momentum * self.velocity - self.learning_rate * grad
         if self.nesterov:
             theta += self.momentum * self.velocity - self.learning_rate * grad
         else:
@@ -210,10 +218,17 @@ class Adam:
         self.beta_1, self.beta_2, self.epsilon, self.t = beta_1, beta_2, epsilon, 0
         self.m, self.v = np.zeros(n, dtype), np.zeros(n, dtype)
 
+    def compiled(self):
+        from .optim import SklearnAdam
+        return SklearnAdam(self.beta_1, self.beta_2, self.epsilon)
+
+    def buffers(self):
+        return {"v": self.m, "s": self.v}
+
     def update(self, theta, grad):
         self.t += 1
-        self.m = self.beta_1 * self.m + (1 - self.beta_1) * grad
-        self.v = self.beta_2 * self.v + (1 - self.beta_2) * (grad ** 2)
+        self.m[...] = self.beta_1 * self.m + (1 - self.beta_1) * grad
+        self.v[...] = self.beta_2 * self.v + (1 - self.beta_2) * (grad ** 2)
         self.learning_rate = (self.learning_rate_init * np.sqrt(1 - self.beta_2 ** self.t)
                               / (1 - self.beta_1 ** self.t))
         theta += -self.learning_rate * self.m / (np.sqrt(self.v) + self.epsilon)
@@ -231,18 +246,103 @@ def _stop(msg, verbose):
     return True
 
 
-# -- the epoch ---------------------------------------------------------------------------
-def run_epoch(net, theta, optimizer, X, y, sample_weight, order, batch_size,
-              dropout_rng=None):
-    """One pass of mini-batch updates over the examples ``order`` (every ``batch_size``
-    of them, the last batch smaller), updating ``theta`` and ``optimizer`` in place.
-    Returns scikit-learn's ``accumulated_loss``: the sum of each batch's loss (computed
-    in its forward pass, before its update) times the batch's size."""
-    accumulated = 0.0
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        sw = None if sample_weight is None else sample_weight[idx]
-        loss, grad = loss_and_gradient(net, theta, X[idx], y[idx], sw, dropout_rng)
-        accumulated += loss * len(idx)
-        optimizer.update(theta, grad)
-    return accumulated
+# -- the epochs: the seam's two engines ----------------------------------------------------
+class NumpyEpochs:
+    """Epochs of mini-batch updates in plain numpy (the oracle): ``run(order)`` makes one
+    pass over the examples ``order`` (batches of ``batch_size``, the last one smaller),
+    updating ``theta`` and ``optimizer`` in place, and returns scikit-learn's
+    ``accumulated_loss``: the sum of each batch's loss (computed in its forward pass,
+    before its update) times the batch's size."""
+
+    def __init__(self, net, theta, optimizer, X, y, sample_weight, batch_size, dropout_seed):
+        self.net, self.theta, self.optimizer = net, theta, optimizer
+        self.X, self.y, self.sample_weight, self.batch_size = X, y, sample_weight, batch_size
+        self.rng = None if dropout_seed is None else np.random.default_rng(dropout_seed)
+
+    def run(self, order):
+        accumulated = 0.0
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            sw = None if self.sample_weight is None else self.sample_weight[idx]
+            loss, grad = loss_and_gradient(self.net, self.theta, self.X[idx], self.y[idx], sw,
+                                           self.rng)
+            accumulated += loss * len(idx)
+            self.optimizer.update(self.theta, grad)
+        return accumulated
+
+    def parameters(self):
+        return self.theta
+
+    def finish(self):
+        """Nothing to hand back: the optimizer was updated in place."""
+
+
+class CompiledEpochs:
+    """The same epochs on the cpu engine's compiled mini-batch trainer
+    (:mod:`deepjit.engines.minibatch_cpu`, one compiled call per epoch) with the
+    optimizers in scikit-learn's form.  The trainer keeps its own layout (W as (n_l,
+    n_{l-1}), each layer's W then b); ``_perm`` maps scikit-learn's order to it.  The
+    batch losses are the engine's (from the output pre-activations: equal to
+    scikit-learn's clipped ones to rounding while no probability is within 2.2e-16 of
+    0 or 1)."""
+
+    def __init__(self, net, theta, optimizer, X, y, sample_weight, batch_size, dropout_seed):
+        from .engines.minibatch_cpu import MiniBatchTrainer
+        from .engines.cpu import Layout
+        from .minibatch import OptimizerState, TrainingPlan
+        from .network import Network
+        from .optim import Constant
+        self.net, self.theta, self.optimizer, self.batch_size = net, theta, optimizer, batch_size
+        dims = list(net.units)
+        layout = Layout(dims, batch_size)
+        coefs, intercepts = net.unpack(np.arange(theta.size))
+        self._perm = layout.pack({key: a for l, (W, b) in enumerate(zip(coefs, intercepts), 1)
+                                  for key, a in ((f"W{l}", W.T), (f"b{l}", b))}, np.int64)
+        output = {"identity": "linear", "logistic": "sigmoid"}.get(net.out_activation,
+                                                                  net.out_activation)
+        hidden = {"identity": "linear", "logistic": "sigmoid"}.get(net.activation,
+                                                                   net.activation)
+        network = Network.build(dims, hidden, output, LEAKY_SLOPE)
+        plan = TrainingPlan(batch_size, optimizer.learning_rate, optimizer.compiled(),
+                            Constant(), net.alpha, (1.0 - net.dropout,) * (len(dims) - 2),
+                            0 if dropout_seed is None else int(dropout_seed))
+        zeros = layout.unpack(np.zeros(layout.size, theta.dtype))
+        state = OptimizerState("", batch_size, X.shape[0], plan.seed, optimizer.t,
+                               {name: zeros for name in plan.optimizer.state_names})
+        self.trainer = MiniBatchTrainer(zeros, state, np.asarray(X).T,
+                                        np.asarray(y, theta.dtype).T, network, plan)
+        self.trainer.theta[:] = theta[self._perm]
+        for name, buffer in optimizer.buffers().items():
+            getattr(self.trainer, name)[:] = buffer[self._perm]
+        n = X.shape[0]
+        self._sizes = np.diff(np.r_[np.arange(0, n, batch_size), n]).astype(np.float64)
+
+    @staticmethod
+    def supports(net, X, sample_weight, batch_size, optimizer):
+        """What the compiled trainer runs with scikit-learn's numbers (the rest stays on
+        numpy): dense X, no sample weights, the log and squared losses (one output for
+        the latter: the engine sums squared errors over the outputs where scikit-learn
+        averages them), and whole epochs in its update numbering."""
+        n_batches = -(-X.shape[0] // batch_size)
+        return (isinstance(X, np.ndarray) and sample_weight is None
+                and net.out_activation in ("softmax", "logistic", "identity")
+                and (net.out_activation != "identity" or net.units[-1] == 1)
+                and optimizer.t % n_batches == 0)
+
+    def run(self, order):
+        trainer = self.trainer
+        trainer.hyper[3] = self.optimizer.learning_rate
+        costs = trainer.run(np.ascontiguousarray(order, dtype=np.int64).reshape(1, -1),
+                            trainer.step // self._sizes.size, self._sizes.size)
+        self.optimizer.t = trainer.step
+        return float(costs @ self._sizes)
+
+    def parameters(self):
+        self.theta[self._perm] = self.trainer.theta
+        return self.theta
+
+    def finish(self):
+        """Hands the optimizer's buffers back in scikit-learn's order."""
+        self.parameters()
+        for name, buffer in self.optimizer.buffers().items():
+            buffer[self._perm] = getattr(self.trainer, name)
