@@ -240,3 +240,10 @@ def test_dropout_gradient_at_fixed_masks_by_finite_differences():
     numeric = [(at(theta + step * e)[0] - at(theta - step * e)[0]) / (2 * step)
                for e in np.eye(theta.size)]
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs", "sgd"])
+def test_huge_targets_are_an_error_not_a_silent_inf(solver):
+    X = np.random.RandomState(0).randn(30, 3)
+    with pytest.raises(ValueError, match="non-finite|loss is"):
+        DeepJITRegressor(solver=solver, max_iter=5).fit(X, np.full(30, 1e300))

@@ -166,6 +166,10 @@ class _DeepJITMLP(BaseEstimator):
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError("Solver produced non-finite parameter weights. The input data "
                              "may contain large values and need to be preprocessed.")
+        if not np.isfinite(self.loss_):       # scikit-learn carries on silently here
+            raise ValueError(f"The training loss is {self.loss_}: the targets y or the "
+                             "features X are too large for the solver's float type; scale "
+                             "them first (StandardScaler, or y / its scale).")
         return self
 
     def _fit_dtype(self, X):
