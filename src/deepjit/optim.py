@@ -15,7 +15,7 @@ import numpy as np
 
 # The codes the compiled engines dispatch on (:mod:`deepjit.engines.optimizers`); kept
 # here, free of Numba, so that importing deepjit (or this module) compiles nothing.
-GD, MOMENTUM, RMSPROP, ADAM = range(4)
+GD, MOMENTUM, RMSPROP, ADAM, SKLEARN_SGD, SKLEARN_ADAM = range(6)
 CONSTANT, INVERSE_TIME, INVERSE_TIME_INTERVAL = range(3)
 
 
@@ -101,6 +101,35 @@ class Adam:
         object.__setattr__(self, "beta1", _fraction("beta1", self.beta1))
         object.__setattr__(self, "beta2", _fraction("beta2", self.beta2))
         object.__setattr__(self, "epsilon", _positive("epsilon", self.epsilon))
+
+    @property
+    def hyper(self):
+        return self.beta1, self.beta2, self.epsilon
+
+
+@dataclass(frozen=True)
+class SklearnSGD:
+    """scikit-learn's SGD: ``v = momentum v - lr g``, ``theta += v`` (Nesterov: ``theta +=
+    momentum v - lr g``); used by :mod:`deepjit.sklearn`."""
+    momentum: float = 0.9
+    nesterov: bool = True
+    code = SKLEARN_SGD
+    state_names = ("v",)
+
+    @property
+    def hyper(self):
+        return self.momentum, 1.0 if self.nesterov else 0.0, 1.0
+
+
+@dataclass(frozen=True)
+class SklearnAdam:
+    """scikit-learn's Adam: epsilon added to ``sqrt(s)``, the bias corrections folded
+    into the rate; used by :mod:`deepjit.sklearn`."""
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    code = SKLEARN_ADAM
+    state_names = ("v", "s")
 
     @property
     def hyper(self):

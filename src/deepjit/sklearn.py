@@ -1,199 +1,505 @@
-"""scikit-learn estimators: ``DeepJITClassifier`` and ``DeepJITRegressor``.
+"""Drop-ins for scikit-learn's ``MLPClassifier`` and ``MLPRegressor``.
 
-They take scikit-learn's orientation, ``X : (n_samples, n_features)`` and ``y :
-(n_samples,)`` (or ``(n_samples, n_outputs)`` for the regressor), and transpose to
-deepjit's ``(n_x, m)`` inside.  Each wraps a :class:`deepjit.Model` (``model_``)
-trained by full-batch gradient descent.
+``from deepjit.sklearn import DeepJITClassifier as MLPClassifier`` (and
+``DeepJITRegressor as MLPRegressor``): every constructor argument of scikit-learn's
+classes (1.5 and later) with the same name, meaning and default, the same fitted
+attributes and methods, and the same results: a ``random_state`` draws the same initial
+weights (Glorot uniform, in scikit-learn's order), the same shuffles and the same
+validation split, and the updates follow scikit-learn's rules, so ``coefs_`` and
+``loss_curve_`` agree with scikit-learn's to rounding.  The work runs in deepjit's
+engines (:mod:`deepjit.sklearn_rules` is the seam and its numpy oracle).
 
-Defaults differ from the course's cat network on purpose: ``learning_rate=0.1`` and
-``init="he"`` suit the standardised features scikit-learn users feed (``StandardScaler``
-in a ``Pipeline``); the course's ``0.0075`` is tuned for a deep net on raw pixels and
-barely moves a small net in a few hundred iterations.  The regressor standardises its
-features and targets inside, so one learning rate suits data of any scale (targets up to
-float64's range); the classifier does not (gradient descent on features of very
-different scales is slow or diverges: ``deepjit.TrainingDiverged``), so put a
-``StandardScaler`` first.  Errors name the estimator's own arguments (``max_iter``,
-``hidden_layer_sizes``, ``activation``, ``random_state``).
+deepjit's extras, all off by default: ``dropout`` (a drop probability for every hidden
+layer, inverted dropout, training only), ``activation="leaky_relu"``, ``class_weight``
+(the classifier), ``dtype``, ``engine`` and ``num_threads``.
 
 Needs scikit-learn: ``pip install 'deepjit[sklearn]'``.
 """
-import numbers
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+import scipy.optimize
+from sklearn.base import (BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context,
+                          is_classifier)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_target,
+                                      unique_labels)
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
-from .activations import HIDDEN_CODES
-from .initializers import INITIALIZERS
-from .model import Model
-from .validation import check_choice, positive_int, positive_number
+from . import sklearn_rules as rules
+
+try:                                          # scikit-learn >= 1.6
+    from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+except ImportError:                           # pragma: no cover
+    def _get_additional_lbfgs_options_dict(key, value):
+        return {key: value}
 
 __all__ = ["DeepJITClassifier", "DeepJITRegressor"]
 
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+ENGINES = ("cpu", "numpy")
 
-class _DeepJITBase(BaseEstimator):
-    """Shared hyperparameters, fitting and forward pass."""
+# scikit-learn's BaseMultilayerPerceptron._parameter_constraints, then deepjit's extras
+_PARAMETER_CONSTRAINTS = {
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [StrOptions({"identity", "logistic", "tanh", "relu", "leaky_relu"})],
+    "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "shuffle": ["boolean"],
+    "random_state": ["random_state"],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "verbose": ["verbose"],
+    "warm_start": ["boolean"],
+    "momentum": [Interval(Real, 0, 1, closed="both")],
+    "nesterovs_momentum": ["boolean"],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+    "max_fun": [Interval(Integral, 1, None, closed="left")],
+    # deepjit's extras
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "dtype": [None, StrOptions({"float32", "float64"})],
+    "engine": [StrOptions(set(ENGINES))],
+    "num_threads": [None, Interval(Integral, 1, None, closed="left")],
+}
 
-    def __init__(self, hidden_layer_sizes=(20,), activation="relu", learning_rate=0.1,
-                 max_iter=2500, init="he", random_state=None, dtype="float64",
-                 engine="cpu"):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.learning_rate = learning_rate
-        self.max_iter = max_iter
-        self.init = init
-        self.random_state = random_state
-        self.dtype = dtype
-        self.engine = engine
 
-    def _fit_model(self, X, Y, output):
-        """Trains a new ``Model`` on ``X : (n_samples, n_features)`` and the targets
-        ``Y`` already in deepjit's orientation ``(n_out, n_samples)``."""
-        n_out = Y.shape[0] if output != "softmax" else len(self.classes_)
-        layer_dims = [X.shape[1], *_hidden_sizes(self.hidden_layer_sizes), n_out]
-        check_choice("activation", self.activation, HIDDEN_CODES)
-        check_choice("init", self.init, INITIALIZERS)
-        learning_rate = positive_number("learning_rate", self.learning_rate)
-        max_iter = positive_int("max_iter", self.max_iter)
-        self.model_ = Model(layer_dims, self.activation, output, init=self.init,
-                            seed=_seed(self.random_state), dtype=self.dtype,
-                            engine=self.engine)
-        self.model_.fit(X.T, Y, learning_rate=learning_rate, num_iterations=max_iter)
-        self.loss_curve_ = list(self.model_.costs_)
-        self.n_iter_ = self.model_.n_iter_
+class _DeepJITMLP(BaseEstimator):
+    """What the classifier and the regressor share: scikit-learn's
+    ``BaseMultilayerPerceptron``, with the work in deepjit's engines."""
+
+    _parameter_constraints = dict(_PARAMETER_CONSTRAINTS)
+
+    def _set_common(self, params):
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    # -- the network -----------------------------------------------------------------
+    def _net(self):
+        return rules.Net(tuple(self._layer_units), self.activation, self.out_activation_,
+                         self._loss_name(), float(self.alpha), float(self.dropout))
+
+    def _loss_name(self):
+        if self.loss == "log_loss" and self.out_activation_ == "logistic":
+            return "binary_log_loss"
+        return self.loss
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+        return sizes
+
+    def _initialize(self, y, layer_units, dtype):
+        """scikit-learn's ``_initialize``: Glorot-uniform draws, layer by layer, each
+        layer's coefficients then its intercepts."""
+        self.n_iter_, self.t_ = 0, 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        if not is_classifier(self):
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            coef, intercept = self._init_coef(fan_in, fan_out, dtype)
+            self.coefs_.append(coef)
+            self.intercepts_.append(intercept)
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [i.copy() for i in self.intercepts_]
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = self.best_validation_score_ = None
+
+    def _init_coef(self, fan_in, fan_out, dtype):
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+        intercept = self._random_state.uniform(-bound, bound, fan_out)
+        return coef.astype(dtype, copy=False), intercept.astype(dtype, copy=False)
+
+    # -- fitting ---------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden = self._hidden_sizes()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y, sample_weight = self._validate_input(X, y, sample_weight, incremental,
+                                                   reset=first_pass)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        self._layer_units = [X.shape[1]] + hidden + [self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, self._layer_units, X.dtype)
+        with threadpool_limits(self.num_threads, user_api="blas"):
+            if self.solver in _STOCHASTIC_SOLVERS:
+                self._fit_stochastic(X, y, sample_weight, incremental)
+            else:
+                self._fit_lbfgs(X, y, sample_weight)
+        if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
+            raise ValueError("Solver produced non-finite parameter weights. The input data "
+                             "may contain large values and need to be preprocessed.")
+        if not np.isfinite(self.loss_):       # scikit-learn carries on silently here
+            raise ValueError(f"The training loss is {self.loss_}: the targets y or the "
+                             "features X are too large for the solver's float type; scale "
+                             "them first (StandardScaler, or y / its scale).")
         return self
 
-    def _forward(self, X):
-        """Output activations in scikit-learn's orientation ``(n_samples, n_out)``."""
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self.model_.predict_proba(X.T).T
+    def _fit_dtype(self, X):
+        """X's float dtype (scikit-learn keeps float32 and float64), or ``dtype``."""
+        return X.dtype if self.dtype is None else np.dtype(self.dtype)
 
+    def _fit_lbfgs(self, X, y, sample_weight):
+        net = self._net()
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        result = scipy.optimize.minimize(
+            lambda theta: rules.loss_and_gradient(net, theta, X, y, sample_weight),
+            rules.pack(self.coefs_, self.intercepts_), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                     **_get_additional_lbfgs_options_dict("iprint", iprint)})
+        self.n_iter_ = _lbfgs_iterations(result, self.max_iter)
+        self.loss_ = result.fun
+        self._set_parameters(net, result.x.astype(X.dtype, copy=False))
 
-class DeepJITClassifier(ClassifierMixin, _DeepJITBase):
-    """A fully connected network classifier: a sigmoid output unit for two classes,
-    softmax for more; any label values (kept in ``classes_``).
+    def _set_parameters(self, net, theta):
+        coefs, intercepts = net.unpack(theta)
+        self.coefs_ = [c.copy() for c in coefs]
+        self.intercepts_ = [i.copy() for i in intercepts]
 
-    hidden_layer_sizes : tuple of ints, the sizes ``n_1, ..., n_{L-1}`` (``()`` gives
-        logistic regression).
-    activation : hidden activation, "relu", "tanh", "sigmoid", "leaky_relu" or "linear".
-    learning_rate, max_iter : full-batch gradient-descent step and iterations.
-    init : "he", "scaled", "xavier" or "small" (see ``deepjit.Model``).
-    random_state : int (the course's seeded draws), RandomState or None.
-    dtype : "float64" or "float32";  engine : "cpu", "numpy" or "cuda".
+    def _make_optimizer(self, n, dtype):
+        if self.solver == "sgd":
+            return rules.SGD(n, self.learning_rate_init, self.learning_rate, self.momentum,
+                             self.nesterovs_momentum, self.power_t, dtype)
+        return rules.Adam(n, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon,
+                          dtype)
 
-    Fitted: ``classes_``, ``n_features_in_``, ``model_`` (a ``deepjit.Model``),
-    ``loss_curve_`` (cost every 100 iterations), ``n_iter_``.
-    """
+    def _fit_stochastic(self, X, y, sample_weight, incremental):
+        net = self._net()
+        theta = rules.pack(self.coefs_, self.intercepts_)
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer(theta.size, theta.dtype)
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        X_train, y_train, sw_train, validation = self._split_validation(X, y, sample_weight)
+        n_samples = X_train.shape[0]
+        batch_size = self._batch_size(n_samples)
+        sample_idx = np.arange(n_samples, dtype=int)
+        dropout_seed = self._random_state.randint(2 ** 31) if self.dropout > 0 else None
+        engine = self._epochs(net, theta, X_train, y_train, sw_train, batch_size, dropout_seed)
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                accumulated = engine.run(sample_idx)
+                self._set_parameters(net, engine.parameters())
+                self.n_iter_ += 1
+                self.loss_ = accumulated / n_samples
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(validation)
+                self._optimizer.iteration_ends(self.t_)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if self._optimizer.trigger_stopping(self._no_change_message(),
+                                                        self.verbose):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and "
+                                  "the optimization hasn't converged yet." % self.max_iter,
+                                  ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+            self._set_parameters(net, engine.parameters())
+        engine.finish()
+        if self.early_stopping:
+            self.coefs_, self.intercepts_ = self._best_coefs, self._best_intercepts
 
-    def fit(self, X, y):
-        """``X : (n_samples, n_features)``, ``y : (n_samples,)``."""
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
-        check_classification_targets(y)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"y: a classifier needs at least 2 classes, got 1 class "
-                             f"({self.classes_[0]!r})")
-        binary = len(self.classes_) == 2
-        Y = y_index.reshape(1, -1)
-        return self._fit_model(X, Y, "sigmoid" if binary else "softmax")
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped")
+        return int(np.clip(self.batch_size, 1, n_samples))
 
-    def predict_proba(self, X):
-        """Class probabilities ``(n_samples, n_classes)``, columns in ``classes_`` order."""
-        A = self._forward(X)
-        return np.hstack([1 - A, A]) if A.shape[1] == 1 else A
+    def _split_validation(self, X, y, sample_weight):
+        """scikit-learn's split for ``early_stopping`` (stratified for single-output
+        classifiers); returns the training part and ``(X_val, y_val, sw_val)`` or None."""
+        if not self.early_stopping:
+            return X, y, sample_weight, None
+        stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        parts = train_test_split(*arrays, random_state=self._random_state,
+                                 test_size=self.validation_fraction, stratify=stratify)
+        X_train, X_val, y_train, y_val = parts[:4]
+        sw_train, sw_val = parts[4:] if sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase "
+                             "'validation_fraction' or the size of your dataset.")
+        if is_classifier(self):
+            y_val = self._label_binarizer.inverse_transform(y_val)
+        return X_train, y_train, sw_train, (X_val, y_val, sw_val)
 
-    def predict(self, X):
-        """Labels ``(n_samples,)`` taken from ``classes_``."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+    def _update_no_improvement_count(self, validation):
+        if validation is not None:
+            score = self._score(*validation)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_coefs = [c.copy() for c in self.coefs_]
+                self._best_intercepts = [i.copy() for i in self.intercepts_]
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
 
+    def _no_change_message(self):
+        what = ("Validation score did not improve more than" if self.early_stopping
+                else "Training loss did not improve more than")
+        return "%s tol=%f for %d consecutive epochs." % (what, self.tol,
+                                                          self.n_iter_no_change)
 
-class DeepJITRegressor(RegressorMixin, _DeepJITBase):
-    """A fully connected network regressor: linear output, half mean squared error.
-    ``y`` may be ``(n_samples,)`` or ``(n_samples, n_outputs)``; ``predict`` returns the
-    same shape.  The network learns from the standardised features ``(X - x_mean_) /
-    x_scale_`` and targets ``(y - y_mean_) / y_scale_`` (so one learning rate suits data
-    of any scale; ``loss_curve_`` is in those units) and ``predict`` maps back; a
-    prediction beyond float64's range is a ValueError, never inf.  Hyperparameters and
-    other fitted attributes as in :class:`DeepJITClassifier` (no ``classes_``)."""
+    def _epochs(self, net, theta, X, y, sample_weight, batch_size, dropout_seed):
+        """The seam: epochs on the cpu engine where it computes scikit-learn's numbers,
+        else (and with ``engine="numpy"``) on the numpy oracle."""
+        compiled = self.engine == "cpu" and rules.CompiledEpochs.supports(
+            net, X, sample_weight, batch_size, self._optimizer)
+        epochs = rules.CompiledEpochs if compiled else rules.NumpyEpochs
+        return epochs(net, theta, self._optimizer, X, y, sample_weight, batch_size,
+                      dropout_seed)
 
-    def fit(self, X, y):
-        """``X : (n_samples, n_features)``, ``y : (n_samples,)`` or
-        ``(n_samples, n_outputs)``."""
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], multi_output=True,
-                             y_numeric=True)
-        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")  # strings
-        self._y_1d = y.ndim == 1
-        Y = y.reshape(1, -1) if self._y_1d else y.T
-        self.x_mean_, self.x_scale_, X_std = _standardise("X", X.T)
-        self.y_mean_, self.y_scale_, Y_std = _standardise("y", Y)
-        return self._fit_model(X_std.T.astype(X.dtype, copy=False), Y_std, "linear")
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y (as scikit-learn)."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _forward(self, X):
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        with np.errstate(over="ignore", invalid="ignore"):
-            X_std = (X / self.x_scale_.T - self.x_mean_.T / self.x_scale_.T).astype(X.dtype)
-        if not np.all(np.isfinite(X_std)):
-            raise ValueError("X: features too far outside the training range to "
-                             "standardise in float64")
-        return self.model_.predict_proba(X_std.T).T
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 "%s is not stochastic." % self.solver)
+        return True
 
-    def predict(self, X):
-        """Predictions ``(n_samples,)`` or ``(n_samples, n_outputs)`` as ``y`` was."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            A = self._forward(X) * self.y_scale_.T + self.y_mean_.T
-        if not np.all(np.isfinite(A)):
-            raise ValueError("X: the predictions lie beyond float64's range (the network "
-                             "extrapolates far outside the training targets)")
-        return A[:, 0] if self._y_1d else A
+    # -- prediction ------------------------------------------------------------------
+    def _forward_pass_fast(self, X, check_input=True):
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        net = rules.Net(tuple([X.shape[1]] + [c.shape[1] for c in self.coefs_]),
+                        self.activation, self.out_activation_, "", 0.0)
+        return rules.predict(net, self.coefs_, self.intercepts_, X)
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _prepare_sample_weight(self, sample_weight, X, y):
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        return sample_weight
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
 
-def _standardise(name, A):
-    """``(mean, scale, (A - mean) / scale)`` per row of ``A (k, n)``, computed in units
-    of each row's largest magnitude so that values near 1e308 neither overflow nor give
-    an infinite scale."""
-    unit = np.max(np.abs(A), axis=1, keepdims=True)
-    unit = np.where(unit > 0, unit, 1.0)
-    A_unit = A / unit
-    mean, spread = A_unit.mean(axis=1, keepdims=True), A_unit.std(axis=1, keepdims=True)
-    spread = np.where(spread > 0, spread, 1.0)
-    scale = np.where(spread * unit > 0, spread * unit, 1.0)
-    return mean * unit, scale, (A_unit - mean) / spread
+def _lbfgs_iterations(result, max_iter):
+    """scikit-learn's ``_check_optimize_result``: warns when L-BFGS-B stopped without
+    converging; returns the iterations run."""
+    if result.status != 0:
+        try:
+            message = result.message.decode("latin1")
+        except AttributeError:
+            message = result.message
+        warnings.warn("lbfgs failed to converge after %d iteration(s) (status=%d):\n%s.\n\n"
+                      "Increase the number of iterations to improve the convergence "
+                      "(max_iter=%d).\nYou might also want to scale the data as shown in:\n"
+                      "    https://scikit-learn.org/stable/modules/preprocessing.html"
+                      % (result.nit, result.status, message, max_iter), ConvergenceWarning,
+                      stacklevel=3)
+    return min(result.nit, max_iter)
 
 
-def _hidden_sizes(sizes):
-    """``hidden_layer_sizes`` as a list of positive ints (a single int is one hidden
-    layer)."""
-    if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
-        sizes = (sizes,)
-    try:
-        sizes = list(sizes) if not isinstance(sizes, (str, bytes)) else None
-        return [positive_int("hidden_layer_sizes", n) for n in sizes]
-    except (TypeError, ValueError):
-        raise ValueError("hidden_layer_sizes: expected a tuple of positive integers, got "
-                         f"{sizes!r}") from None
+class DeepJITClassifier(ClassifierMixin, _DeepJITMLP):
+    """scikit-learn's ``MLPClassifier`` (same arguments, defaults, attributes, methods
+    and results; see its documentation), computed by deepjit.
+
+    deepjit's extras: ``dropout`` (0.0: a drop probability for the hidden units during
+    training), ``activation="leaky_relu"`` (slope 0.01), ``class_weight`` (None,
+    "balanced" or ``{label: weight}``: multiplies ``sample_weight``), ``dtype`` (None:
+    X's float type, as scikit-learn; or "float32" / "float64"), ``engine`` ("cpu", or
+    "numpy" for the plain-numpy oracle) and ``num_threads`` (None: all cores).
+    """
+
+    _parameter_constraints = {
+        **_PARAMETER_CONSTRAINTS,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+    loss = "log_loss"      # not an argument, as in scikit-learn
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dropout=0.0, class_weight=None, dtype=None, engine="cpu", num_threads=None):
+        self._set_common(locals())
+
+    def _validate_input(self, X, y, sample_weight, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        X = X.astype(self._fit_dtype(X), copy=False)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same "
+                                     "classes as in the previous call to fit. Previously "
+                                     f"got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError("`y` has classes not in `self.classes_`. "
+                                 f"`self.classes_` has {self.classes_}. 'y' has {classes}.")
+        sample_weight = self._prepare_sample_weight(sample_weight, X, y)
+        if self.class_weight is not None:
+            weights = compute_sample_weight(self.class_weight, y)
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        y = self._label_binarizer.transform(y).astype(bool)
+        return X, y, sample_weight
+
+    def predict(self, X):
+        """The predicted classes, ``(n_samples,)`` or ``(n_samples, n_classes)``."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, accuracy_score)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over ``X, y``; ``classes`` (all the labels) on the first call."""
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def predict_proba(self, X):
+        """Probabilities ``(n_samples, n_classes)``, columns in ``classes_`` order."""
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return np.vstack([1 - y_pred, y_pred]).T if y_pred.ndim == 1 else y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
 
-def _seed(random_state):
-    """An int seed (the course's seeded draws) or None (the global ``np.random``)."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        if not 0 <= random_state < 2 ** 32:
-            raise ValueError("random_state: expected None, an integer between 0 and "
-                             f"2**32 - 1 or a RandomState, got {random_state!r}")
-        return int(random_state)
-    if random_state is None:
-        return None
-    try:
-        return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    except ValueError:
-        raise ValueError("random_state: expected None, an integer between 0 and 2**32 - 1 "
-                         f"or a RandomState, got {random_state!r}") from None
+class DeepJITRegressor(RegressorMixin, _DeepJITMLP):
+    """scikit-learn's ``MLPRegressor`` (same arguments, defaults, attributes, methods
+    and results; see its documentation), computed by deepjit.  Extras as in
+    :class:`DeepJITClassifier` except ``class_weight``."""
+
+    _parameter_constraints = {
+        **_PARAMETER_CONSTRAINTS,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dropout=0.0, dtype=None, engine="cpu", num_threads=None):
+        self._set_common(locals())
+
+    def predict(self, X):
+        """Predictions ``(n_samples,)`` or ``(n_samples, n_outputs)``."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, r2_score)
+
+    def _validate_input(self, X, y, sample_weight, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        X = X.astype(self._fit_dtype(X), copy=False)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y, self._prepare_sample_weight(sample_weight, X, y)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X, y``."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)

@@ -7,13 +7,13 @@ notebooks' loops and deepjit's engines.
 - ``regularized``: gradient descent with the notebook's L2 term or its fixed dropout
   masks (W1A2), and ``minibatch``: the course's mini-batch epochs with gd, momentum or
   Adam (W2A1), both on the cpu engine's compiled mini-batch trainer
-  (:class:`deepjit.engines.minibatch_cpu.MiniBatchTrainer`), given the course's example
+  (:class:`deepjit.engines.cpu.minibatch.MiniBatchTrainer`), given the course's example
   orders, its dropout masks and each epoch's learning rate from here.
 """
 import numpy as np
 
 from . import _common
-from ..engines.minibatch_cpu import MiniBatchTrainer
+from ..engines.cpu.minibatch import MiniBatchTrainer
 from ..minibatch import OptimizerState, make_plan
 from ..network import Network
 
