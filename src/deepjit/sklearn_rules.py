@@ -288,7 +288,7 @@ class CompiledEpochs:
 
     def __init__(self, net, theta, optimizer, X, y, sample_weight, batch_size, dropout_seed):
         from .engines.cpu.minibatch import MiniBatchTrainer
-        from .engines.cpu import Layout
+        from .engines.layout import Layout
         from .minibatch import OptimizerState, TrainingPlan
         from .network import Network
         from .optim import Constant
