@@ -45,9 +45,9 @@ class Model:
         cache-sized chunks through all layers on several threads, gradients summed: for
         many examples, with memory beyond the data of a few chunk buffers).  On the
         cuda engine "examples" runs whole iterations of a small network in one block.
-    num_threads : threads for the cpu engine (Numba and BLAS together, never both at
-        once); all cores by default; mini-batch fits run on one thread (their products are
-        batch-sized), so their results never depend on it.
+    num_threads : the most threads for the cpu engine (all cores by default); full-batch
+        work is cut into blocks by the problem's size (small problems: one block, one
+        thread), mini-batch fits run on one thread, so results never depend on it.
 
     ``fit`` continues from the current parameters, so ``from_parameters`` and repeated
     calls to ``fit`` resume training.
