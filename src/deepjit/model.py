@@ -1,6 +1,5 @@
 """``Model``: validation, initialisation, fit / predict, save / load; picks an engine."""
 import importlib
-import os
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -9,6 +8,7 @@ from . import model_io
 from .activations import DEFAULT_LEAKY_SLOPE
 from .engines import ENGINES, FORMULATIONS, get_engine
 from .engines.formulation import choose as choose_formulation
+from .engines.formulation import cpu_blocks
 from .initializers import check_init, initialize
 from .network import Network
 from .training import DEFAULT_ITERATIONS, InterruptFlag, TrainingDiverged, gradient_descent
@@ -45,9 +45,9 @@ class Model:
         cache-sized chunks through all layers on several threads, gradients summed: for
         many examples, with memory beyond the data of a few chunk buffers).  On the
         cuda engine "examples" runs whole iterations of a small network in one block.
-    num_threads : threads for the cpu engine (Numba and BLAS together, never both at
-        once); all cores by default; mini-batch fits run on one thread (their products are
-        batch-sized), so their results never depend on it.
+    num_threads : the most threads for the cpu engine (all cores by default); full-batch
+        work is cut into blocks by the problem's size (small problems: one block, one
+        thread), mini-batch fits run on one thread, so results never depend on it.
 
     ``fit`` continues from the current parameters, so ``from_parameters`` and repeated
     calls to ``fit`` resume training.
@@ -276,9 +276,11 @@ class Model:
             hint = {"examples": "; formulation='dense' or 'streamed' needs no (m, m) matrix",
                     "dense": "; formulation='streamed' keeps no (n_l, m) activations"
                     }.get(formulation, "")
-        threads = self.num_threads or os.cpu_count() or 1
+        blocks = 1
+        if self.engine == "cpu" and formulation in ("dense", "streamed"):
+            blocks = cpu_blocks(self.net.layer_dims, m, formulation, self.dtype.itemsize)
         nbytes = training_bytes(self.net.layer_dims, m, formulation, self.dtype.itemsize,
-                                threads)
+                                blocks)
         check_memory("formulation" if self.engine == "cpu" else "engine", nbytes,
                      f"{self.engine} engine, formulation {formulation!r}, training "
                      f"{self.layer_dims} on {m} examples", hint)

@@ -147,10 +147,12 @@ def parameter_bytes(layer_dims, itemsize):
     return sum(sizes) * itemsize + max(sizes) * 8
 
 
-def training_bytes(layer_dims, m, formulation, itemsize, threads=1, chunk=256):
+def training_bytes(layer_dims, m, formulation, itemsize, blocks=1, chunk=256):
     """About how many bytes fit allocates beyond X and Y for a formulation ("dense",
     "examples", "streamed", or "numpy" for the numpy engine): the flat parameters,
-    gradient and snapshots, and the activations each formulation keeps."""
+    gradient and snapshots, and the activations each formulation keeps; ``blocks`` is
+    the cpu engine's split of the examples (``formulation.block_count``), each block
+    with its own buffers and gradient sums."""
     dims = [int(n) for n in layer_dims]
     n0, n1, units, widest = dims[0], dims[1], sum(dims[1:]), max(dims[1:])
     params = sum(n * k + n for k, n in zip(dims[:-1], dims[1:]))
@@ -158,9 +160,11 @@ def training_bytes(layer_dims, m, formulation, itemsize, threads=1, chunk=256):
     if formulation == "numpy":                   # A and Z of every layer, dA, dZ, Y
         return fixed + (2 * units + 2 * widest + dims[-1]) * m * itemsize
     if formulation == "streamed":
-        per_thread = params + (units + 2 * widest + 3 * dims[-1] + n0) * chunk
-        return fixed + threads * per_thread * itemsize
+        per_block = 2 * params + (units + 2 * widest + 3 * dims[-1] + n0) * chunk
+        return fixed + blocks * per_block * itemsize
     dense = (units + 2 * widest + 2 * dims[-1]) * m * itemsize
     if formulation == "examples":               # G (m, m), P, S, work, dZ1, W1 rebuilt
         return fixed + dense + (m * m + 4 * n1 * m + n0 * m + n1 * n0) * 8
+    if blocks > 1:                              # blocks' copies of X and Y, gradient sums
+        dense += (2 * blocks * params + (n0 + dims[-1]) * m) * itemsize
     return fixed + dense

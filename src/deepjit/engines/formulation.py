@@ -7,6 +7,13 @@ import math
 
 FORMULATIONS = ("auto", "dense", "examples", "streamed")
 STREAM_MIN_EXAMPLES = 16384   # cpu: from here on, streaming beats full activation matrices
+# The cpu engine's split of an iteration into blocks (engines/cpu/blocks.py):
+MAX_BLOCKS = 16                  # enough to keep 16 cores busy, few partial sums to add
+BLOCK_FLOPS = 250e6   # the least work per iteration worth a block: ~10 ms on a core, so a
+#                       barrier that waits for a busy core costs a small part of it
+PARTIAL_SUMS_BYTES = 256 * 2 ** 20   # the most memory for the blocks' gradient sums
+STREAM_CHUNK = 256           # columns per streamed chunk (see engines/cpu/streamed.py)
+DENSE_MIN_COLUMNS = 64       # a dense block's BLAS products stay efficient from here on
 
 
 def check_formulation(formulation):
@@ -38,3 +45,21 @@ def choose(layer_dims, m, num_iterations, *, examples_max_m=math.inf, one_block=
     if one_block:
         return "dense"
     return "streamed" if streams and m >= stream_min_m else "dense"
+
+
+def block_count(layer_dims, m, n_pieces, itemsize):
+    """The cpu engine's blocks for an iteration over ``m`` examples that can be cut into
+    at most ``n_pieces``: one per ``BLOCK_FLOPS`` of work, at most ``MAX_BLOCKS``, and no
+    more than the partial gradient sums' memory allows.  Sizes only, never threads: the
+    blocks' sums are added in block order, so the thread count cannot change a result."""
+    weights = sum(n * k + n for k, n in zip(layer_dims[:-1], layer_dims[1:]))
+    by_work = int(6.0 * weights * m // BLOCK_FLOPS)
+    by_memory = PARTIAL_SUMS_BYTES // (2 * weights * itemsize)
+    return max(1, min(n_pieces, MAX_BLOCKS, by_work, by_memory))
+
+
+def cpu_blocks(layer_dims, m, formulation, itemsize):
+    """``block_count`` for the cpu engine's "dense" or "streamed" formulation (chunks of
+    ``STREAM_CHUNK`` columns, dense blocks of at least ``DENSE_MIN_COLUMNS``)."""
+    width = STREAM_CHUNK if formulation == "streamed" else DENSE_MIN_COLUMNS
+    return block_count(layer_dims, m, math.ceil(m / width), itemsize)

@@ -2,6 +2,7 @@
 ``(n_l, m)`` activation matrices; the whole training loop runs in ``train_steps``."""
 import numpy as np
 
+from .blocks import running_on
 from .layers import cost, kernel
 from .network import CompiledTrainer, backward, descend, forward
 
@@ -24,13 +25,16 @@ def train_steps(theta, lay, codes, slope, X, Y, learning_rate, n_steps, want_las
 
 
 class DenseTrainer(CompiledTrainer):
-    """The plain formulation, compiled: full (n_l, m) activation matrices."""
+    """The plain formulation, compiled: full (n_l, m) activation matrices, on one
+    thread (BLAS included) so that no thread count changes its bits; problems big enough
+    for several blocks run in ``streamed.py``'s kernel instead (``cpu.make_trainer``)."""
 
     def __init__(self, parameters, X, Y, net, learning_rate):
         super().__init__(parameters, X, Y, net, learning_rate)
         self.X = np.ascontiguousarray(X)
 
     def run(self, n_steps, want_last_cost):
-        return train_steps(self.theta, self.layout.arrays, self.codes, self.slope, self.X,
-                           self.Y, self.lr, n_steps, want_last_cost, self.acts, self.ZL,
-                           self.grad, self.buf1, self.buf2)
+        with running_on(1):
+            return train_steps(self.theta, self.layout.arrays, self.codes, self.slope,
+                               self.X, self.Y, self.lr, n_steps, want_last_cost, self.acts,
+                               self.ZL, self.grad, self.buf1, self.buf2)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import example_space
+from .blocks import running_on
 from .layers import bias_activation, copy, cost, kernel
 from .network import CompiledTrainer, backward, descend, forward_from, layer, output_layer
 
@@ -46,25 +47,30 @@ def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_
 
 class ExampleSpaceTrainer(CompiledTrainer):
     """``train_steps_examples`` on ``P``, ``G`` and ``S`` (float64 whatever the model's
-    dtype, see ``engines/example_space.py``); W1 is rebuilt by ``parameters()``."""
+    dtype, see ``engines/example_space.py``); W1 is rebuilt by ``parameters()``.  One
+    thread, BLAS included, so that no thread count changes its bits."""
 
     def __init__(self, parameters, X, Y, net, learning_rate):
         super().__init__(parameters, X, Y, net, learning_rate)
         self.X = X
         self.W1_0 = self.layout.view(self.theta, 1, "W").copy()
-        self.G, self.P = example_space.start(self.W1_0, X)
+        with running_on(1):
+            self.G, self.P = example_space.start(self.W1_0, X)
         self.S = np.zeros_like(self.P)
         self.work, self.dZ1 = np.empty_like(self.P), np.empty_like(self.P)
 
     def run(self, n_steps, want_last_cost):
-        return train_steps_examples(self.theta, self.layout.arrays, self.codes, self.slope,
-                                    self.P, self.G, self.S, self.Y, self.lr, n_steps,
-                                    want_last_cost, self.acts, self.ZL, self.grad, self.buf1,
-                                    self.buf2, self.dZ1, self.work)
+        with running_on(1):
+            return train_steps_examples(
+                self.theta, self.layout.arrays, self.codes, self.slope, self.P, self.G,
+                self.S, self.Y, self.lr, n_steps, want_last_cost, self.acts, self.ZL,
+                self.grad, self.buf1, self.buf2, self.dZ1, self.work)
 
     def parameters(self):
         params = self.layout.unpack(self.theta)
-        params["W1"] = example_space.first_layer_weights(self.W1_0, self.lr, self.S, self.X)
+        with running_on(1):
+            params["W1"] = example_space.first_layer_weights(self.W1_0, self.lr, self.S,
+                                                             self.X)
         return params
 
     def training_state(self):
