@@ -37,22 +37,12 @@ def _output_rows(Z, Y, code, A):
     """``A = g(Z)`` row by row (one example per row) for softmax, sigmoid or linear, and
     the summed loss from ``Z`` as ``reference.cost`` defines it (softmax reuses its
     log-sum-exp: one log per example)."""
+    if code == SOFTMAX:
+        return _softmax_rows(Z, Y, A)
     total = 0.0
     for j in range(Z.shape[0]):
         z, a, y = Z[j], A[j], Y[j]
-        if code == SOFTMAX:          # loops without a running sum vectorise
-            zmax = z.max()
-            for i in range(z.size):
-                a[i] = vecmath.exp(z[i] - zmax)
-            s = 0.0
-            for i in range(z.size):
-                s += a[i]
-            for i in range(z.size):
-                a[i] = a[i] / s
-            lse = zmax + math.log(s)
-            for i in range(z.size):
-                total += y[i] * (lse - z[i])
-        elif code == SIGMOID:
+        if code == SIGMOID:
             for i in range(z.size):
                 e = vecmath.exp(-abs(z[i]))
                 a[i] = 1.0 / (1.0 + e) if z[i] >= 0 else e / (1.0 + e)
@@ -61,6 +51,40 @@ def _output_rows(Z, Y, code, A):
             for i in range(z.size):
                 a[i] = z[i]
                 total += 0.5 * (z[i] - y[i]) * (z[i] - y[i])
+    return total
+
+
+@kernel
+def _row_max(z, start, stop):
+    """The largest of ``z[start:stop]`` (a NaN there makes the row's softmax NaN anyway)."""
+    zmax = z[start]
+    for i in range(start + 1, stop):
+        zmax = z[i] if z[i] > zmax else zmax
+    return zmax
+
+
+@kernel
+def _softmax_rows(Z, Y, A):
+    """Softmax of each row of ``Z`` into ``A`` and the summed cross-entropy.  The
+    exponentials run as one flat loop over the whole block (rows of a few classes are too
+    short to vectorise one by one); ``A`` holds the row maxima meanwhile."""
+    m, n = Z.shape
+    z, a, y = Z.reshape(m * n), A.reshape(m * n), Y.reshape(m * n)
+    for j in range(m):
+        zmax = _row_max(z, j * n, j * n + n)
+        for i in range(j * n, j * n + n):
+            a[i] = zmax
+    for i in range(m * n):
+        a[i] = vecmath.exp(z[i] - a[i])
+    total = 0.0
+    for j in range(m):
+        start, s = j * n, 0.0
+        for i in range(start, start + n):
+            s += a[i]
+        lse = _row_max(z, start, start + n) + math.log(s)
+        for i in range(start, start + n):
+            a[i] = a[i] / s
+            total += y[i] * (lse - z[i])
     return total
 
 
