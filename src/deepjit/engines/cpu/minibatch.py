@@ -281,8 +281,28 @@ def _sum_of_squared_weights(theta, lay):
     dims, w_off, _, _ = lay
     total = 0.0
     for l in range(1, dims.size):
-        for k in range(w_off[l], w_off[l] + dims[l] * dims[l - 1]):
-            total += theta[k] * theta[k]
+        total += _sum_of_squares(theta[w_off[l]:w_off[l] + dims[l] * dims[l - 1]])
+    return total
+
+
+@kernel
+def _sum_of_squares(x):
+    """``sum(x * x)`` in eight interleaved partial sums (a single running sum waits on
+    each addition in turn: 1 ms of a 36 ms MNIST-1D epoch with L2)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    n8 = x.size - x.size % 8
+    for j in range(0, n8, 8):
+        s0 += x[j] * x[j]
+        s1 += x[j + 1] * x[j + 1]
+        s2 += x[j + 2] * x[j + 2]
+        s3 += x[j + 3] * x[j + 3]
+        s4 += x[j + 4] * x[j + 4]
+        s5 += x[j + 5] * x[j + 5]
+        s6 += x[j + 6] * x[j + 6]
+        s7 += x[j + 7] * x[j + 7]
+    total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(n8, x.size):
+        total += x[j] * x[j]
     return total
 
 
