@@ -47,7 +47,7 @@ def regularized(parameters, X, Y, learning_rate, num_iterations, every, on_recor
     for start in range(0, num_iterations, every):
         on_record(start, trainer.parameters())
         steps = min(every, num_iterations - start)
-        trainer.run(np.tile(np.arange(m), (steps, 1)), start, steps)
+        trainer.run(np.tile(np.arange(m), (steps, 1)), start, steps, want_costs=False)
     return trainer.parameters()
 
 

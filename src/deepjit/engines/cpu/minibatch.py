@@ -20,7 +20,7 @@ from .. import optimizers as rules
 from .. import philox
 from ..layout import Layout
 from . import vecmath
-from .layers import activation_backward, cost
+from .layers import cost
 from .network import forward
 from .prefetch import prefetch
 
@@ -33,26 +33,19 @@ def _block(buf, off, rows, cols):
 
 
 @kernel
-def _output_rows(Z, Y, code, A):
+def _output_rows(Z, Y, code, A, want_cost=True):
     """``A = g(Z)`` row by row (one example per row) for softmax, sigmoid or linear, and
     the summed loss from ``Z`` as ``reference.cost`` defines it (softmax reuses its
-    log-sum-exp: one log per example)."""
+    log-sum-exp: one log per example), or NaN without ``want_cost``."""
+    if code == SOFTMAX:
+        return _softmax_rows(Z, Y, A)
+    if not want_cost:
+        _output_activation_rows(Z, code, A)
+        return np.nan
     total = 0.0
     for j in range(Z.shape[0]):
         z, a, y = Z[j], A[j], Y[j]
-        if code == SOFTMAX:          # loops without a running sum vectorise
-            zmax = z.max()
-            for i in range(z.size):
-                a[i] = vecmath.exp(z[i] - zmax)
-            s = 0.0
-            for i in range(z.size):
-                s += a[i]
-            for i in range(z.size):
-                a[i] = a[i] / s
-            lse = zmax + math.log(s)
-            for i in range(z.size):
-                total += y[i] * (lse - z[i])
-        elif code == SIGMOID:
+        if code == SIGMOID:
             for i in range(z.size):
                 e = vecmath.exp(-abs(z[i]))
                 a[i] = 1.0 / (1.0 + e) if z[i] >= 0 else e / (1.0 + e)
@@ -61,6 +54,54 @@ def _output_rows(Z, Y, code, A):
             for i in range(z.size):
                 a[i] = z[i]
                 total += 0.5 * (z[i] - y[i]) * (z[i] - y[i])
+    return total
+
+
+@kernel
+def _output_activation_rows(Z, code, A):
+    """``A = g(Z)`` for the sigmoid or linear output, as :func:`_output_rows` computes it
+    (without the loss's ``log1p``: libm's scalar call took a fifth of a tiny network's
+    update)."""
+    z, a = Z.reshape(Z.size), A.reshape(A.size)
+    for i in range(z.size):
+        if code == SIGMOID:
+            e = vecmath.exp(-abs(z[i]))
+            a[i] = 1.0 / (1.0 + e) if z[i] >= 0 else e / (1.0 + e)
+        else:
+            a[i] = z[i]
+
+
+@kernel
+def _row_max(z, start, stop):
+    """The largest of ``z[start:stop]`` (a NaN there makes the row's softmax NaN anyway)."""
+    zmax = z[start]
+    for i in range(start + 1, stop):
+        zmax = z[i] if z[i] > zmax else zmax
+    return zmax
+
+
+@kernel
+def _softmax_rows(Z, Y, A):
+    """Softmax of each row of ``Z`` into ``A`` and the summed cross-entropy.  The
+    exponentials run as one flat loop over the whole block (rows of a few classes are too
+    short to vectorise one by one); ``A`` holds the row maxima meanwhile."""
+    m, n = Z.shape
+    z, a, y = Z.reshape(m * n), A.reshape(m * n), Y.reshape(m * n)
+    for j in range(m):
+        zmax = _row_max(z, j * n, j * n + n)
+        for i in range(j * n, j * n + n):
+            a[i] = zmax
+    for i in range(m * n):
+        a[i] = vecmath.exp(z[i] - a[i])
+    total = 0.0
+    for j in range(m):
+        start, s = j * n, 0.0
+        for i in range(start, start + n):
+            s += a[i]
+        lse = _row_max(z, start, start + n) + math.log(s)
+        for i in range(start, start + n):
+            a[i] = a[i] / s
+            total += y[i] * (lse - z[i])
     return total
 
 
@@ -92,9 +133,29 @@ def _bias_activation_rows(Z, b, code, slope):
 @kernel
 def _apply_mask(A, mask, keep_prob, out):
     """Inverted dropout: ``out = A / keep_prob`` where kept, 0 elsewhere."""
-    for j in range(A.shape[0]):
-        for i in range(A.shape[1]):
-            out[j, i] = A[j, i] / keep_prob if mask[j, i] else 0.0
+    a, kept, o = A.reshape(A.size), mask.reshape(mask.size), out.reshape(out.size)
+    for i in range(a.size):      # one flat loop: rows of a few units vectorise badly
+        o[i] = a[i] / keep_prob if kept[i] != 0 else 0.0
+
+
+@kernel
+def _hidden_backward(dA, A, mask, keep_prob, code, slope):
+    """In place, one flat loop: ``dA <- dA * mask / keep_prob`` (when ``keep_prob < 1``)
+    then ``dA <- dA * g'(Z)`` from ``A = g(Z)``: ``dA`` becomes the layer's ``dZ``."""
+    d, a, kept = dA.reshape(dA.size), A.reshape(A.size), mask.reshape(mask.size)
+    dropped = keep_prob < 1.0
+    for i in range(d.size):
+        g = (d[i] / keep_prob if kept[i] != 0 else 0.0) if dropped else d[i]
+        if code == RELU:
+            d[i] = g if a[i] > 0 else 0.0
+        elif code == LEAKY_RELU:
+            d[i] = g if a[i] > 0 else slope * g
+        elif code == SIGMOID:
+            d[i] = g * (a[i] * (1.0 - a[i]))
+        elif code == TANH:
+            d[i] = g * (1.0 - a[i] * a[i])
+        else:
+            d[i] = g
 
 
 PREFETCH_ROWS_AHEAD = 8     # a random-row epoch gather took 12 ms without, 4-5 with
@@ -113,6 +174,16 @@ def _gather(src, examples, dst):
                 prefetch(src, ahead, i)
         for i in range(width):
             dst[j, i] = src[examples[j], i]
+
+
+@kernel
+def _consecutive(examples):
+    """Whether ``examples`` is ``k, k + 1, k + 2, ...``."""
+    first = examples[0]
+    for j in range(examples.size):
+        if examples[j] != first + j:
+            return False
+    return True
 
 
 @kernel
@@ -143,11 +214,13 @@ def _product_with_transpose(A, W, WT, out):
 
 @kernel
 def forward_batch(theta, lay, codes, slope, Xb, Yb, examples, step, seed, keep_probs,
-                  thresholds, acts, drops, masks, ZL, AL, wt, fill_masks=True):
+                  thresholds, acts, drops, masks, ZL, AL, wt, fill_masks=True,
+                  want_cost=True):
     """The batch's forward pass with dropout: fills ``acts`` (the activations), ``drops``
     (dropped activations, for layers with ``keep_probs[l - 1] < 1``), ``masks`` (unless
     ``fill_masks`` is False: then the masks already there are used), ``ZL`` and ``AL``;
-    returns the batch's summed loss.  ``wt``: room for the largest W."""
+    returns the batch's summed loss (NaN without ``want_cost``, except for softmax).
+    ``wt``: room for the largest W."""
     dims, w_off, b_off, a_off = lay
     L, m = dims.size - 1, Xb.shape[0]
     A_prev = Xb
@@ -158,7 +231,7 @@ def forward_batch(theta, lay, codes, slope, Xb, Yb, examples, step, seed, keep_p
         if l == L:
             _product_with_transpose(A_prev, W, WT, ZL)
             _bias_activation_rows(ZL, b, LINEAR, slope)
-            return _output_rows(ZL, Yb, codes[L - 1], AL)
+            return _output_rows(ZL, Yb, codes[L - 1], AL, want_cost)
         A = _block(acts, a_off[l], m, dims[l])
         _product_with_transpose(A_prev, W, WT, A)
         _bias_activation_rows(A, b, codes[l - 1], slope)
@@ -196,11 +269,9 @@ def backward_batch(theta, lay, codes, slope, Xb, Yb, keep_probs, acts, drops, ma
         if l > 1:
             dA = _block(spare, 0, m, dims[l - 1])
             np.dot(dZ, _block(theta, w_off[l], dims[l], dims[l - 1]), dA)
-            if keep_probs[l - 2] < 1.0:
-                _apply_mask(dA, _block(masks, a_off[l - 1], m, dims[l - 1]),
-                            keep_probs[l - 2], dA)
-            activation_backward(dA, _block(acts, a_off[l - 1], m, dims[l - 1]),
-                                codes[l - 2], slope)
+            _hidden_backward(dA, _block(acts, a_off[l - 1], m, dims[l - 1]),
+                             _block(masks, a_off[l - 1], m, dims[l - 1]), keep_probs[l - 2],
+                             codes[l - 2], slope)
             spare = buf1 if spare is buf2 else buf2
             dZ = dA
 
@@ -210,8 +281,28 @@ def _sum_of_squared_weights(theta, lay):
     dims, w_off, _, _ = lay
     total = 0.0
     for l in range(1, dims.size):
-        for k in range(w_off[l], w_off[l] + dims[l] * dims[l - 1]):
-            total += theta[k] * theta[k]
+        total += _sum_of_squares(theta[w_off[l]:w_off[l] + dims[l] * dims[l - 1]])
+    return total
+
+
+@kernel
+def _sum_of_squares(x):
+    """``sum(x * x)`` in eight interleaved partial sums (a single running sum waits on
+    each addition in turn: 1 ms of a 36 ms MNIST-1D epoch with L2)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    n8 = x.size - x.size % 8
+    for j in range(0, n8, 8):
+        s0 += x[j] * x[j]
+        s1 += x[j + 1] * x[j + 1]
+        s2 += x[j + 2] * x[j + 2]
+        s3 += x[j + 3] * x[j + 3]
+        s4 += x[j + 4] * x[j + 4]
+        s5 += x[j + 5] * x[j + 5]
+        s6 += x[j + 6] * x[j + 6]
+        s7 += x[j + 7] * x[j + 7]
+    total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    for j in range(n8, x.size):
+        total += x[j] * x[j]
     return total
 
 
@@ -234,8 +325,8 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
                           step0, batch_size, settings, hyper, keep_probs, thresholds,
                           Xb, Yb, acts, drops, masks, ZL, AL, wt, grad, buf1, buf2, costs):
     """``costs.size`` updates, numbered from ``step0``; writes each batch's cost (with the
-    L2 term) into ``costs``.  ``settings = (optimizer, schedule, time_interval, seed,
-    fill_masks)``,
+    L2 term) into ``costs`` (NaN unless ``want_costs``).  ``settings = (optimizer,
+    schedule, time_interval, seed, fill_masks, want_costs)``,
     ``hyper = (beta1, beta2, epsilon, lr0, decay_rate, l2)``; ``order[e]`` is the example
     order of epoch ``first_epoch + e``."""
     opt_code, sched_code, interval, seed = settings[0], settings[1], settings[2], settings[3]
@@ -247,14 +338,18 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
         epoch, b = step // nb, step % nb
         examples = order[epoch - first_epoch, b * batch_size:min(m, (b + 1) * batch_size)]
         mb, n0, nL = examples.size, Xe.shape[1], Ye.shape[1]
-        Xv, Yv = _block(Xb, 0, mb, n0), _block(Yb, 0, mb, nL)
+        if _consecutive(examples):      # a full batch in order: no copy
+            Xv = _block(Xe.reshape(Xe.size), examples[0] * n0, mb, n0)
+            Yv = _block(Ye.reshape(Ye.size), examples[0] * nL, mb, nL)
+        else:
+            Xv, Yv = _block(Xb, 0, mb, n0), _block(Yb, 0, mb, nL)
+            _gather(Xe, examples, Xv)
+            _gather(Ye, examples, Yv)
         ZLv, ALv = _block(ZL, 0, mb, nL), _block(AL, 0, mb, nL)
-        _gather(Xe, examples, Xv)
-        _gather(Ye, examples, Yv)
         costs[k] = forward_batch(theta, lay, codes, slope, Xv, Yv, examples, step, seed,
                                  keep_probs, thresholds, acts, drops, masks, ZLv, ALv,
-                                 wt, settings[4] != 0) / mb
-        if l2 != 0.0:
+                                 wt, settings[4] != 0, settings[5] != 0) / mb
+        if l2 != 0.0 and settings[5] != 0:
             costs[k] += l2 / (2.0 * mb) * _sum_of_squared_weights(theta, lay)
         backward_batch(theta, lay, codes, slope, Xv, Yv, keep_probs, acts, drops, masks,
                        ALv, grad, buf1, buf2)
@@ -280,7 +375,7 @@ class MiniBatchTrainer:
         beta1, beta2, eps = plan.optimizer.hyper
         decay_rate, interval = plan.schedule.hyper
         self.settings = np.array([plan.optimizer.code, plan.schedule.code, interval,
-                                  plan.seed, 1], dtype=np.int64)
+                                  plan.seed, 1, 1], dtype=np.int64)
         self.hyper = np.array([beta1, beta2, eps, plan.learning_rate, decay_rate, plan.l2])
         self.keep_probs = np.array(plan.keep_probs + (1.0,))
         self.thresholds = np.array([philox.keep_threshold(p) for p in self.keep_probs],
@@ -294,8 +389,9 @@ class MiniBatchTrainer:
         self.wt = np.empty(max(a * b for a, b in zip(dims[1:], dims[:-1])), dtype)
         self.buf1, self.buf2 = np.empty(widest, dtype), np.empty(widest, dtype)
 
-    def run(self, order, first_epoch, n_steps):
-        """``n_steps`` updates from ``self.step``; returns each batch's cost.  ``order``
+    def run(self, order, first_epoch, n_steps, want_costs=True):
+        """``n_steps`` updates from ``self.step``; returns each batch's cost (None
+        without ``want_costs``, which saves the loss's work).  ``order``
         (k, m) int64 must hold the example order of every epoch those updates touch (the
         compiled code does not check bounds)."""
         m, nb = self.Xe.shape[0], -(-self.Xe.shape[0] // self.plan.batch_size)
@@ -307,6 +403,7 @@ class MiniBatchTrainer:
         if order.size and (order.min() < 0 or order.max() >= m):
             raise ValueError(f"order: example indices must lie in 0..{m - 1}")
         costs = np.empty(n_steps)
+        self.settings[5] = want_costs
         train_minibatch_steps(
             self.theta, self.v, self.s, self.layout.arrays, self.codes, self.slope, self.Xe,
             self.Ye, order, first_epoch, self.step, self.plan.batch_size, self.settings,
@@ -314,7 +411,7 @@ class MiniBatchTrainer:
             self.drops, self.masks, self.ZL, self.AL, self.wt, self.grad, self.buf1, self.buf2,
             costs)
         self.step += n_steps
-        return costs
+        return costs if want_costs else None
 
     def fix_masks(self, masks):
         """Use the keep masks ``masks[l - 1] : (n_l, batch_size)`` of the hidden layers with
