@@ -10,16 +10,16 @@ import numpy as np
 from ...activations import LINEAR
 from ..layout import Layout
 from .layers import (activation_backward, bias_activation, bias_gradient, dense_backward,
-                     dense_forward, kernel, output_activation)
+                     dense_forward, inlined, kernel, output_activation)
 
 
-@kernel
+@inlined
 def layer(buf, off, rows, cols):
     """The ``(rows, cols)`` view of ``buf`` that starts at ``off``."""
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@kernel
+@inlined
 def output_layer(Z, b, code, A):
     """The output layer from its product ``Z = W A_prev``: adds ``b`` in place (Z becomes
     Z_L) and writes ``A = g(Z_L)``."""
@@ -46,7 +46,7 @@ def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     return A_prev
 
 
-@kernel
+@inlined
 def forward(theta, lay, codes, slope, X, acts, ZL):
     return forward_from(1, X, theta, lay, codes, slope, acts, ZL)
 
@@ -81,7 +81,7 @@ def backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
     return dZ
 
 
-@kernel
+@inlined
 def descend(theta, grad, learning_rate):
     for k in range(theta.size):
         theta[k] = theta[k] - learning_rate * grad[k]
