@@ -123,14 +123,20 @@ def activation_backward(dA, A, code, slope):
 @kernel
 def dense_backward(dZ, A_prev, W, dW, db, dA_prev, need_dA_prev):
     """``dW = 1/m dZ A_prev^T``, ``db = 1/m sum_j dZ``, ``dA_prev = W^T dZ`` (if asked)."""
+    weight_gradient(dZ, A_prev, dW)
+    bias_gradient(dZ, db)
+    if need_dA_prev:
+        np.dot(W.T, dZ, dA_prev)
+
+
+@inlined
+def weight_gradient(dZ, A_prev, dW):
+    """``dW = 1/m dZ A_prev^T``."""
     inv_m = 1.0 / dZ.shape[1]
     np.dot(dZ, A_prev.T, dW)
     for i in range(dW.shape[0]):
         for k in range(dW.shape[1]):
             dW[i, k] = inv_m * dW[i, k]
-    bias_gradient(dZ, db)
-    if need_dA_prev:
-        np.dot(W.T, dZ, dA_prev)
 
 
 @inlined
