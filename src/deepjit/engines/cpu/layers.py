@@ -20,14 +20,9 @@ from . import vecmath
 # numpy's error model: a division by zero gives inf/NaN instead of raising, which also
 # lets LLVM vectorise loops that divide (the divergence checks catch non-finite values).
 kernel = njit(cache=True, error_model="numpy")
-# Small helpers are inlined into their callers at Numba's IR level: each function compiled
-# on its own costs a compilation pipeline, and every caller re-optimises and re-emits the
-# machine code of all it links in, so deep chains of small functions multiply compile time.
-inlined = njit(cache=True, error_model="numpy", inline="always")
 # Numba's parallel options with only ``prange`` loops run on threads: the other
-# conversions (array expressions, ``np.zeros``, ``.sum()`` and slice assignment become
-# parallel loops, each compiled as its own function) cost seconds of compilation and
-# would change the order of summation.
+# conversions (array expressions, ``np.zeros``, ``.sum()`` and slice assignment turned into
+# parallel loops, each compiled as a function of its own) cost seconds of compilation.
 PRANGE_ONLY = {"prange": True, "comprehension": False, "reduction": False,
                "inplace_binop": False, "setitem": False, "numpy": False, "stencil": False,
                "fusion": False}
@@ -59,7 +54,7 @@ def bias_activation(Z, b, code, slope):
                 row[j] = row[j] + bi
 
 
-@inlined
+@kernel
 def copy(src, dst):
     """``dst[:, :] = src`` (casting to dst's dtype) as a loop: numba's slice assignment
     checks shapes with an error message whose string formatting costs seconds of
@@ -129,7 +124,7 @@ def dense_backward(dZ, A_prev, W, dW, db, dA_prev, need_dA_prev):
         np.dot(W.T, dZ, dA_prev)
 
 
-@inlined
+@kernel
 def weight_gradient(dZ, A_prev, dW):
     """``dW = 1/m dZ A_prev^T``."""
     inv_m = 1.0 / dZ.shape[1]
@@ -139,7 +134,7 @@ def weight_gradient(dZ, A_prev, dW):
             dW[i, k] = inv_m * dW[i, k]
 
 
-@inlined
+@kernel
 def bias_gradient(dZ, db):
     """``db = 1/m sum_j dZ[:, j]``."""
     inv_m = 1.0 / dZ.shape[1]
@@ -147,7 +142,7 @@ def bias_gradient(dZ, db):
         db[i, 0] = inv_m * row_sum(dZ[i])
 
 
-@inlined
+@kernel
 def row_sum(row):
     """The sum of a 1-D array in eight interleaved partial sums: independent additions
     that the CPU overlaps (a single running sum waits on each addition's latency)."""

@@ -9,17 +9,16 @@ import numpy as np
 
 from ..layout import Layout
 from .layers import (activation_backward, bias_gradient, dense_backward,
-                     dense_forward, inlined, kernel, output_activation,
-                     weight_gradient)
+                     dense_forward, kernel, output_activation, weight_gradient)
 
 
-@inlined
+@kernel
 def layer(buf, off, rows, cols):
     """The ``(rows, cols)`` view of ``buf`` that starts at ``off``."""
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@inlined
+@kernel
 def output_layer(Z, b, code, A):
     """The output layer from its product ``Z = W A_prev``: adds ``b`` in place (Z becomes
     Z_L) and writes ``A = g(Z_L)``.  (The bias is added here rather than by
@@ -49,7 +48,7 @@ def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     return A_prev
 
 
-@inlined
+@kernel
 def forward(theta, lay, codes, slope, X, acts, ZL):
     return forward_from(1, X, theta, lay, codes, slope, acts, ZL)
 
@@ -82,7 +81,7 @@ def backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
     return dZ
 
 
-@inlined
+@kernel
 def descend(theta, grad, learning_rate):
     for k in range(theta.size):
         theta[k] = theta[k] - learning_rate * grad[k]
