@@ -9,6 +9,13 @@
 
 ``make_trainer`` is the engine contract's (``engines/__init__.py``).
 """
+# Numba's np.dot calls the BLAS of scipy.linalg.cython_blas, which Numba loads when a kernel
+# is first compiled or loaded from its cache: inside the callers' threadpool_limits, which
+# then leave that BLAS unlimited, so a first streamed run's products started BLAS threads
+# inside Numba's threads (the tall fit's first run took 6-10 s instead of under 1 s).
+# Loaded here, before any fit, it is limited like numpy's.
+import scipy.linalg.cython_blas  # noqa: F401
+
 from ..formulation import choose
 from .dense import DenseTrainer
 from .examples import ExampleSpaceTrainer
