@@ -3,6 +3,7 @@
 from .gradient_check import gradient_check
 from .model import Model
 from .training import TrainingDiverged
+from .warmup import warmup
 
 __version__ = "0.1.0"
-__all__ = ["Model", "TrainingDiverged", "gradient_check", "__version__"]
+__all__ = ["Model", "TrainingDiverged", "gradient_check", "warmup", "__version__"]

@@ -1,5 +1,5 @@
 """The ``deepjit`` command line (also ``python -m deepjit``): ``train``, ``predict``,
-``demo``.  Data files (``--data``) are read by :func:`deepjit.datasets.load_data_file`
+``demo``, ``warmup``.  Data files (``--data``) are read by :func:`deepjit.datasets.load_data_file`
 (``.h5`` course images, ``.npz`` with X (n_x, m), ``.csv`` with one example per row).
 Every error is one line on stderr and exit status 2."""
 import argparse
@@ -254,6 +254,31 @@ def demo(args):
     return 0
 
 
+# -- warmup ----------------------------------------------------------------------------------
+def warmup(args):
+    """Compiles the cpu engine's kernels into Numba's cache ahead of a first fit."""
+    from .warmup import warmup as compile_kernels
+    print("Compiling the cpu engine's kernels into Numba's cache (NUMBA_CACHE_DIR="
+          f"{os.environ.get('NUMBA_CACHE_DIR', 'unset: beside the sources')})")
+    timings = compile_kernels(args.dtype, args.formulation, not args.no_minibatch,
+                              report=lambda name, seconds: print(f"  {name:20} {seconds:7.2f} s",
+                                                                 flush=True))
+    print(f"Done in {sum(seconds for _, seconds in timings):.2f} s")
+    return 0
+
+
+def _add_warmup(commands):
+    from .warmup import WARM_FORMULATIONS
+    p = commands.add_parser("warmup", help="compile the cpu engine's kernels ahead of a "
+                                           "first fit (fills Numba's cache)")
+    p.add_argument("--dtype", nargs="+", default=list(DTYPES), choices=list(DTYPES))
+    p.add_argument("--formulation", nargs="+", default=list(WARM_FORMULATIONS),
+                   choices=list(WARM_FORMULATIONS))
+    p.add_argument("--no-minibatch", action="store_true",
+                   help="skip the mini-batch epoch")
+    p.set_defaults(run=warmup)
+
+
 # -- the parser ------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """Reports a bad option in one line on stderr (exit status 2)."""
@@ -400,6 +425,7 @@ def build_parser():
     p.add_argument("--data-dir", help="directory with train_catvnoncat.h5 / test_catvnoncat.h5")
     p.add_argument("--engine", default="cpu", choices=list(ENGINES))
     p.set_defaults(run=demo)
+    _add_warmup(commands)
     return parser
 
 

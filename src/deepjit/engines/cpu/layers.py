@@ -20,6 +20,12 @@ from . import vecmath
 # numpy's error model: a division by zero gives inf/NaN instead of raising, which also
 # lets LLVM vectorise loops that divide (the divergence checks catch non-finite values).
 kernel = njit(cache=True, error_model="numpy")
+# Numba's parallel options with only ``prange`` loops run on threads: the other
+# conversions (array expressions, ``np.zeros``, ``.sum()`` and slice assignment turned into
+# parallel loops, each compiled as a function of its own) cost seconds of compilation.
+PRANGE_ONLY = {"prange": True, "comprehension": False, "reduction": False,
+               "inplace_binop": False, "setitem": False, "numpy": False, "stencil": False,
+               "fusion": False}
 
 
 @kernel
@@ -112,14 +118,20 @@ def activation_backward(dA, A, code, slope):
 @kernel
 def dense_backward(dZ, A_prev, W, dW, db, dA_prev, need_dA_prev):
     """``dW = 1/m dZ A_prev^T``, ``db = 1/m sum_j dZ``, ``dA_prev = W^T dZ`` (if asked)."""
+    weight_gradient(dZ, A_prev, dW)
+    bias_gradient(dZ, db)
+    if need_dA_prev:
+        np.dot(W.T, dZ, dA_prev)
+
+
+@kernel
+def weight_gradient(dZ, A_prev, dW):
+    """``dW = 1/m dZ A_prev^T``."""
     inv_m = 1.0 / dZ.shape[1]
     np.dot(dZ, A_prev.T, dW)
     for i in range(dW.shape[0]):
         for k in range(dW.shape[1]):
             dW[i, k] = inv_m * dW[i, k]
-    bias_gradient(dZ, db)
-    if need_dA_prev:
-        np.dot(W.T, dZ, dA_prev)
 
 
 @kernel

@@ -7,11 +7,10 @@ each C-ordered), gradients in ``grad`` of the same layout, activations in ``acts
 """
 import numpy as np
 
-from ...activations import LINEAR
 from ..layout import Layout
 from .blocks import running_on
-from .layers import (activation_backward, bias_activation, bias_gradient, dense_backward,
-                     dense_forward, kernel, output_activation)
+from .layers import (activation_backward, bias_gradient, dense_backward,
+                     dense_forward, kernel, output_activation, weight_gradient)
 
 
 @kernel
@@ -23,8 +22,11 @@ def layer(buf, off, rows, cols):
 @kernel
 def output_layer(Z, b, code, A):
     """The output layer from its product ``Z = W A_prev``: adds ``b`` in place (Z becomes
-    Z_L) and writes ``A = g(Z_L)``."""
-    bias_activation(Z, b, LINEAR, 0.0)
+    Z_L) and writes ``A = g(Z_L)``.  (The bias is added here rather than by
+    ``bias_activation``, whose call with a constant code would be compiled a second time.)"""
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            Z[i, j] = Z[i, j] + b[i, 0]
     output_activation(Z, code, A)
 
 
@@ -74,11 +76,9 @@ def backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
         activation_backward(dA_prev, A_prev, codes[l - 2], slope)
         spare = buf1 if spare is buf2 else buf2
         dZ = dA_prev
-    db1 = layer(grad, b_off[1], dims[1], 1)
     if need_dW1:
-        dense_backward(dZ, X, dZ, layer(grad, w_off[1], dims[1], dims[0]), db1, dZ, False)
-    else:
-        bias_gradient(dZ, db1)
+        weight_gradient(dZ, X, layer(grad, w_off[1], dims[1], dims[0]))
+    bias_gradient(dZ, layer(grad, b_off[1], dims[1], 1))
     return dZ
 
 

@@ -9,11 +9,11 @@ from numba import njit, prange
 
 from ..formulation import STREAM_CHUNK, block_count
 from .blocks import running_on, threads_for
-from .layers import copy, cost
+from .layers import PRANGE_ONLY, copy, cost
 from .network import CompiledTrainer, backward, descend, forward
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@njit(cache=True, error_model="numpy", parallel=PRANGE_ONLY)
 def train_steps_streamed(theta, lay, codes, slope, X, Y, learning_rate, n_steps,
                          want_last_cost, chunk, Xc, Yc, acts, ZL, grads, buf1, buf2):
     """As ``train_steps``, streaming the examples in chunks of ``chunk`` columns through

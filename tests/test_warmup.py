@@ -1,0 +1,72 @@
+"""deepjit.warmup() and ``deepjit warmup``: after them, a fit of the same dtype and
+formulation compiles nothing (whatever the network), and bad arguments are refused by name."""
+import numpy as np
+import pytest
+from numba.core import event
+
+import deepjit
+from deepjit import Model
+from deepjit.cli import main
+
+
+class CompileRecorder(event.Listener):
+    """The names of the functions Numba compiles (or loads from its cache) while installed."""
+
+    def __init__(self):
+        self.names = []
+
+    def on_start(self, ev):
+        self.names.append(ev.data["dispatcher"].py_func.__qualname__)
+
+    def on_end(self, ev):
+        pass
+
+
+@pytest.mark.parametrize("dtype, formulation", [("float32", "examples"),
+                                                ("float64", "streamed")])
+def test_after_warmup_another_network_compiles_nothing(dtype, formulation):
+    timings = deepjit.warmup(dtype, [formulation], minibatch=False)
+    assert [name for name, _ in timings] == [f"{dtype} {formulation}"]
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((7, 30)), (rng.random((1, 30)) > 0.5).astype(float)
+    recorder = CompileRecorder()
+    with event.install_listener("numba:compile", recorder):
+        model = Model([7, 5, 3, 1], "tanh", init="small", seed=2, dtype=dtype,
+                      formulation=formulation)
+        model.fit(X, Y, learning_rate=0.1, num_iterations=3)
+        model.predict(X)
+    assert recorder.names == []
+
+
+def test_warmup_covers_the_minibatch_epoch_of_other_options():
+    deepjit.warmup("float64", "dense", minibatch=True)
+    rng = np.random.default_rng(6)
+    X, Y = rng.standard_normal((4, 40)), (rng.random((1, 40)) > 0.5).astype(float)
+    recorder = CompileRecorder()
+    with event.install_listener("numba:compile", recorder):
+        Model([4, 6, 1], "relu", seed=1).fit(X, Y, learning_rate=0.01, batch_size=8,
+                                             num_epochs=2, optimizer="momentum")
+    assert recorder.names == []
+
+
+@pytest.mark.parametrize("kwargs, name", [({"dtypes": "float16"}, "dtypes"),
+                                          ({"dtypes": []}, "dtypes"),
+                                          ({"formulations": "auto"}, "formulations"),
+                                          ({"formulations": [3]}, "formulations")])
+def test_bad_arguments_are_refused_by_name(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name}: "):
+        deepjit.warmup(**kwargs)
+
+
+def test_cli_warmup_reports_each_part(capsys):
+    assert main(["warmup", "--dtype", "float64", "--formulation", "dense",
+                 "--no-minibatch"]) == 0
+    out = capsys.readouterr().out
+    assert "float64 dense" in out and "mini-batch" not in out and out.rstrip().endswith(" s")
+
+
+def test_cli_warmup_refuses_an_unknown_dtype(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["warmup", "--dtype", "float16"])
+    assert exit_info.value.code == 2
+    assert "--dtype" in capsys.readouterr().err
