@@ -5,7 +5,11 @@ example per row, so that ``fit`` and ``predict`` never hold more than a block of
 ``layout="columns"`` is the course's ``X : (n_x, m)``, ``Y : (n_L, m)``;
 ``layout="rows"`` is the usual file layout ``X : (m, n_x)``, ``Y : (m, n_L)`` or
 ``(m,)``.  Each block comes out as contiguous ``(n_x, b)`` and ``(n_L, b)`` arrays of
-the model's dtype (a block-sized transposed copy for rows, never one of all of X).
+the model's dtype, or for rows the transposed view of the block read (Fortran-ordered:
+the compiled gradient copies each chunk of 256 examples into its own buffer anyway), so
+there is never a transposed copy of X.  X's values are checked (finite numbers) in one
+pass before training, not on every later read; the targets on every read (they are
+n_L values per example, against X's n_x).
 """
 import concurrent.futures
 
@@ -59,18 +63,21 @@ class Blocks:
         whole = not (self.rows or on_disk(X) or (Y is not None and on_disk(Y)))
         self.block = self.m if whole else int(block or max(
             256, BLOCK_BYTES // (n_x * np.dtype(dtype).itemsize) // 256 * 256))
+        self.checked = False
         self._whole = self.read(0, self.m) if whole else None
+        self.checked = whole
 
     def ranges(self):
         return [(j, min(j + self.block, self.m)) for j in range(0, self.m, self.block)]
 
     def read(self, j0, j1):
-        if self.rows:
-            Xb = np.asarray(self.X[j0:j1]).T
+        Xb = np.asarray(self.X[j0:j1]).T if self.rows else np.asarray(self.X[:, j0:j1])
+        if self.checked:
+            Xb = Xb.astype(self.dtype, copy=False)
         else:
-            Xb = np.asarray(self.X[:, j0:j1])
-        Xb = np.ascontiguousarray(as_matrix("X", Xb, rows=self.net.layer_dims[0],
-                                            dtype=self.dtype))
+            Xb = as_matrix("X", Xb, rows=self.net.layer_dims[0], dtype=self.dtype)
+        if not (Xb.flags.c_contiguous or Xb.flags.f_contiguous):
+            Xb = np.ascontiguousarray(Xb)
         if self.Y is None:
             return Xb, None
         Yb = np.asarray(self.Y[j0:j1] if self.rows else self.Y[:, j0:j1])
@@ -98,6 +105,7 @@ class Blocks:
         if self._whole is None:
             for _ in self:
                 pass
+            self.checked = True
 
 
 def predict_proba(parameters, X, net, dtype, engine, layout="columns"):
