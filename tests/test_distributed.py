@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import assert_params_rel, assert_rel, subprocess_env
-from deepjit import Model, blocks
+from deepjit import Model, TrainingDiverged, blocks
 from deepjit.distributed import shard_slice
-from tests_data import mpi_problem
+from tests_data import DIVERGING, DIVERGING_RATE, mpi_problem
 
 HERE = Path(__file__).resolve().parent
 ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -35,23 +35,44 @@ def mpiexec():
     return str(beside) if beside.exists() else shutil.which("mpiexec")
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-def test_mpi_ranks_equal_one_process(tmp_path, ranks):
+def run_ranks(tmp_path, ranks, mode):
+    """mpi_fit.py on ``ranks`` ranks; rank 0's result file."""
     launcher = mpiexec()
     if launcher is None:
         pytest.skip("mpi4py or mpiexec not installed (the 'mpi' extra)")
     out = tmp_path / "result.npz"
     subprocess.run([launcher, "-n", str(ranks), sys.executable, str(HERE / "mpi_fit.py"),
-                    str(out)], check=True, timeout=900, cwd=tmp_path,
+                    str(out), mode], check=True, timeout=900, cwd=tmp_path,
                    env={**subprocess_env(), **ONE_THREAD})
+    return np.load(out)
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_mpi_ranks_equal_one_process(tmp_path, ranks):
+    result = run_ranks(tmp_path, ranks, "fit")
     X, Y, model_args, fit_args = mpi_problem()
     expected = oracle(X, Y, model_args, fit_args)
-    result = np.load(out)
+    assert list(result["outcomes"]) == [""] * ranks
     assert bool(result["same_on_all_ranks"])
     assert int(result["printed"]) == len(expected.costs_) + 1     # + the last iteration
     assert_rel(result["costs"], expected.costs_)
     assert_rel(result["final"], expected.final_cost_)
     assert_params_rel({k: result[k] for k in expected.parameters}, expected.parameters)
+
+
+def test_mpi_ranks_agree_on_divergence_and_bad_data(tmp_path):
+    X, Y, model_args, fit_args = mpi_problem()
+    with pytest.raises(TrainingDiverged) as one_process:
+        Model(**{**model_args, **DIVERGING}).fit(X, Y, **{**fit_args,
+                                                          "learning_rate": DIVERGING_RATE})
+    result = run_ranks(tmp_path, 3, "diverge")
+    assert list(result["outcomes"]) == [f"diverged {one_process.value.iterations}"] * 3
+    assert bool(result["same_on_all_ranks"]) and int(result["n_iter"]) > 0
+    result = run_ranks(tmp_path, 3, "bad")
+    assert list(result["outcomes"]) == [
+        "ValueError comm: rank 2 refused its data (see its error)"] * 2 + [
+        "ValueError X: contains NaN or infinite values"]
+    assert bool(result["same_on_all_ranks"])
 
 
 def test_shard_slice_covers_every_example_once():

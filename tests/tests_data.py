@@ -12,3 +12,8 @@ def mpi_problem(m=1001):
                       num_threads=1)
     fit_args = dict(learning_rate=0.3, num_iterations=120, record_every=10)
     return X, Y, model_args, fit_args
+
+
+# mpi_problem's network as a regression with this rate reaches inf after 91 iterations
+DIVERGING = dict(output="linear", hidden_activation="relu")
+DIVERGING_RATE = 50.0
