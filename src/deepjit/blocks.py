@@ -43,7 +43,9 @@ def _shape2(name, array):
 class Blocks:
     """X (and Y, when given) as blocks of ``block`` examples: ``read(j0, j1)`` returns
     the checked ``(Xb, Yb)`` of examples j0..j1-1, ``__iter__`` all blocks in order, the
-    next one read on a second thread while the caller works on the current one."""
+    next one read on a second thread (into the other of two buffers, so memory stays
+    bounded) while the caller works on the current one; a block is valid until the
+    next one is asked for."""
 
     def __init__(self, X, Y, net, dtype, layout="columns", block=None):
         self.X, self.Y, self.net, self.dtype, self.rows = X, Y, net, dtype, layout == "rows"
@@ -70,8 +72,19 @@ class Blocks:
     def ranges(self):
         return [(j, min(j + self.block, self.m)) for j in range(0, self.m, self.block)]
 
-    def read(self, j0, j1):
-        Xb = np.asarray(self.X[j0:j1]).T if self.rows else np.asarray(self.X[:, j0:j1])
+    def read(self, j0, j1, buffer=None):
+        """Examples j0..j1-1, X read into ``buffer`` (flat, of the model's dtype) if given."""
+        where = np.s_[j0:j1] if self.rows else np.s_[:, j0:j1]
+        if buffer is None:
+            raw = np.asarray(self.X[where])
+        else:
+            n_x, b = self.net.layer_dims[0], j1 - j0
+            raw = buffer[:n_x * b].reshape((b, n_x) if self.rows else (n_x, b))
+            if hasattr(self.X, "read_direct"):          # h5py: straight into the buffer
+                self.X.read_direct(raw, source_sel=where)
+            else:
+                raw[...] = self.X[where]
+        Xb = raw.T if self.rows else raw
         if self.checked:
             Xb = Xb.astype(self.dtype, copy=False)
         else:
@@ -91,12 +104,13 @@ class Blocks:
             yield self._whole
             return
         ranges = self.ranges()
+        buffers = [np.empty(self.net.layer_dims[0] * self.block, self.dtype) for _ in "ab"]
         with concurrent.futures.ThreadPoolExecutor(1) as reader:
-            coming = reader.submit(self.read, *ranges[0])
+            coming = reader.submit(self.read, *ranges[0], buffers[0])
             for k in range(len(ranges)):
                 current = coming.result()
                 if k + 1 < len(ranges):
-                    coming = reader.submit(self.read, *ranges[k + 1])
+                    coming = reader.submit(self.read, *ranges[k + 1], buffers[(k + 1) % 2])
                 yield current
 
     def check(self):
