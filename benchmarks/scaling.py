@@ -12,7 +12,6 @@ module; all work is under ``__main__``).
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -103,8 +102,14 @@ def worker_disk(args):
                       formulation="streamed", num_threads=1)
     seconds, model = timed_fit(model_args, X, Y, args.iterations, args.repeats, layout=layout)
     np.savez(args.out, **model.parameters)
-    print(json.dumps({"s_per_iter": seconds,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"s_per_iter": seconds, "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb():
+    """This process's peak resident memory since exec (VmHWM; getrusage's ru_maxrss
+    would count the parent's size at fork)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 
 
 def run_json(command):

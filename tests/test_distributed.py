@@ -75,6 +75,17 @@ def test_mpi_ranks_agree_on_divergence_and_bad_data(tmp_path):
     assert bool(result["same_on_all_ranks"])
 
 
+def test_one_rank_in_this_process_equals_the_oracle():
+    MPI = pytest.importorskip("mpi4py.MPI")
+    X, Y, model_args, fit_args = mpi_problem()
+    model = Model(**model_args).fit(X, Y, comm=MPI.COMM_SELF, **fit_args)
+    expected = oracle(X, Y, model_args, fit_args)
+    assert_params_rel(model.parameters, expected.parameters)
+    assert_rel(model.costs_, expected.costs_)
+    with pytest.raises(ValueError, match="^comm: expected an mpi4py communicator"):
+        Model(**model_args).fit(X, Y, comm="world", **fit_args)
+
+
 def test_shard_slice_covers_every_example_once():
     class Comm:
         def __init__(self, rank, size):
