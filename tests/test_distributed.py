@@ -146,6 +146,11 @@ def test_formulations_needing_all_of_X_are_refused(tmp_path):
         Model(**model_args).fit(X, labels, layout="rows", **fit_args)
     with pytest.raises(ValueError, match="^Y: expected 1001 examples"):
         Model(**model_args).fit(Xs, Ys[:, :-1], **fit_args)
+    with h5py.File(tmp_path / "odd.h5", "w") as f:
+        f["complex"], f["empty"] = X.T.astype(complex), np.zeros((0, 6))
+        for name in ("complex", "empty"):
+            with pytest.raises(ValueError, match="^X: expected a non-empty array of real"):
+                Model(**model_args).fit(f[name], labels, layout="rows", **fit_args)
 
 
 def test_bad_values_in_a_late_block_are_refused_before_training(tmp_path, monkeypatch):

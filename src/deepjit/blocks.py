@@ -52,6 +52,11 @@ class Blocks:
         n_x = net.layer_dims[0]
         shape = _shape2("X", X)
         self.m = shape[0] if self.rows else shape[1]
+        dtype_x = np.dtype(X.dtype) if hasattr(X, "dtype") else np.asarray(X).dtype
+        if not (np.issubdtype(dtype_x, np.number) or dtype_x == np.bool_) \
+                or np.issubdtype(dtype_x, np.complexfloating) or self.m == 0:
+            raise ValueError(f"X: expected a non-empty array of real numbers, got dtype "
+                             f"{dtype_x} and shape {shape}")
         if (shape[1] if self.rows else shape[0]) != n_x:
             where = "columns (one per feature, examples as rows)" if self.rows else \
                 "rows (one per feature, examples as columns)"
