@@ -4,7 +4,7 @@ import importlib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import model_io
+from . import blocks, model_io
 from .activations import DEFAULT_LEAKY_SLOPE
 from .engines import ENGINES, FORMULATIONS, get_engine
 from .engines.formulation import choose as choose_formulation
@@ -103,7 +103,7 @@ class Model:
     # -- training ---------------------------------------------------------------------
     def fit(self, X, Y, learning_rate=0.0075, num_iterations=DEFAULT_ITERATIONS,
             print_cost=False,
-            record_every=100, callback=None, **options):
+            record_every=100, callback=None, comm=None, layout="columns", **options):
         """Full-batch gradient descent by default; records the cost at iterations 0,
         record_every, ... in ``costs_`` (and the last one in ``final_cost_``).
         ``print_cost`` prints them as they come ("Cost after iteration i: cost"); a
@@ -126,7 +126,15 @@ class Model:
         dropout masks; by default the model's seed), ``on_epoch(record)``.  Per-epoch
         costs go to ``history_`` and ``costs_``; the optimizer state is kept (and saved),
         so a later fit with the same optimizer, batch size, data size and seed continues
-        exactly.  Returns the model."""
+        exactly.
+
+        Data beyond one process's memory (full batch, cpu engine, streamed formulation;
+        see :mod:`deepjit.distributed`): X and Y may be a ``numpy.memmap``, an h5py or a
+        zarr dataset, read in blocks of examples on every iteration; ``layout="rows"``
+        takes examples as rows, ``X : (m, n_x)`` and ``Y : (m, n_L)`` or ``(m,)``, the
+        usual file layout, without a transposed copy; ``comm`` (an mpi4py communicator)
+        trains on the shards that the ranks hold together, one Allreduce per iteration,
+        rank 0 printing.  Returns the model."""
         learning_rate = positive_number("learning_rate", learning_rate)
         record_every = positive_int("record_every", record_every)
         _check_hook("callback", callback, allowed=(type(None),))
@@ -140,6 +148,14 @@ class Model:
             raise ValueError(f"{given[0]}: the {self.engine!r} engine trains by full-batch "
                              "gradient descent only; mini-batch options run on the 'cpu' "
                              "and 'numpy' engines")
+        layout = check_choice("layout", layout, blocks.LAYOUTS)
+        if comm is not None or blocks.needs_blocks(X, Y, layout):
+            if given:
+                raise ValueError(f"{given[0]}: mini-batch training needs X in memory in one "
+                                 "process; data on disk, examples as rows and comm= train "
+                                 "by full-batch gradient descent")
+            return self._fit_sharded(X, Y, learning_rate, num_iterations, print_cost,
+                                     record_every, callback, comm, layout)
         X = self._check_X(X)
         Y = check_labels(Y, self.net.output, self.net.layer_dims[-1], self.dtype)
         if given:
@@ -162,14 +178,36 @@ class Model:
         trainer = get_engine(self.engine).make_trainer(
             self._params, X, Y, self.net, learning_rate, formulation=self.formulation,
             num_iterations=num_iterations, num_threads=self.num_threads)
+        return self._run_full_batch(trainer, num_iterations, print_cost, record_every,
+                                    callback, InterruptFlag())
+
+    def _fit_sharded(self, X, Y, learning_rate, num_iterations, print_cost, record_every,
+                     callback, comm, layout):
+        """Full-batch ``fit`` over blocks read from disk or shards held by MPI ranks."""
+        from . import distributed
+        num_iterations = positive_int("num_iterations", num_iterations)
+        distributed.check_sharded(self.engine, self.formulation, comm)
+        trainer, _ = distributed.make_trainer(self._params, X, Y, self.net, self.dtype,
+                                              learning_rate, layout, comm, self.num_threads)
+        if comm is None:
+            return self._run_full_batch(trainer, num_iterations, print_cost, record_every,
+                                        callback, InterruptFlag())
+        interrupt, rank0 = distributed.AgreedInterrupt(comm), comm.rank == 0
+        return self._run_full_batch(trainer, num_iterations, print_cost if rank0 else False,
+                                    record_every, callback if rank0 else None, interrupt,
+                                    interrupt.agree, quiet=not rank0)
+
+    def _run_full_batch(self, trainer, num_iterations, print_cost, record_every, callback,
+                        interrupt, agree=None, quiet=False):
+        """The driver over a trainer; the model keeps what it reached."""
         on_cost = print_cost if callable(print_cost) else (_print_cost if print_cost else None)
         # Ctrl-C stays a flag until the model holds the parameters reached: a second one
         # while W1 is rebuilt (example space) or copied out cannot lose them.
-        with InterruptFlag() as interrupt:
+        with interrupt:
             try:
                 with threadpool_limits(self.num_threads, user_api="blas"):
                     log = gradient_descent(trainer, num_iterations, record_every, on_cost,
-                                           callback, interrupt)
+                                           callback, interrupt, agree)
             except TrainingDiverged as diverged:
                 self._params, self.n_iter_ = trainer.parameters(), diverged.iterations
                 raise
@@ -177,7 +215,7 @@ class Model:
             self.costs_, self.final_cost_ = log.costs, log.final_cost
             self.n_iter_, self.interrupted_ = log.iterations, log.interrupted
             self.history_ = self.optimizer_state_ = None   # full-batch steps end any saved state
-        if log.interrupted:
+        if log.interrupted and not quiet:
             print(f"Interrupted: stopped after {log.iterations} of {num_iterations} "
                   "iterations; the model keeps the parameters reached.")
         return self
@@ -231,14 +269,18 @@ class Model:
         self.optimizer_state_ = state
 
     # -- prediction -------------------------------------------------------------------
-    def predict_proba(self, X):
-        """Output activations ``A_L : (n_L, m)``."""
-        return get_engine(self.engine).predict_proba(self._params, self._check_X(X), self.net)
+    def predict_proba(self, X, layout="columns"):
+        """Output activations ``A_L : (n_L, m)``; X as in ``fit`` (on disk, read in
+        blocks; ``layout="rows"`` for examples as rows)."""
+        engine = get_engine(self.engine)
+        if blocks.needs_blocks(X, layout=check_choice("layout", layout, blocks.LAYOUTS)):
+            return blocks.predict_proba(self._params, X, self.net, self.dtype, engine, layout)
+        return engine.predict_proba(self._params, self._check_X(X), self.net)
 
-    def predict(self, X):
+    def predict(self, X, layout="columns"):
         """Class labels ``(1, m)`` (0/1 for a sigmoid output, one row per unit if several;
         the argmax for softmax); the outputs themselves for a linear output."""
-        A = self.predict_proba(X)
+        A = self.predict_proba(X, layout)
         if self.net.output == "sigmoid":
             return (A > 0.5).astype(np.int64)
         if self.net.output == "softmax":

@@ -88,16 +88,17 @@ def _diverged(trainer, previous, end):
 
 
 def gradient_descent(trainer, num_iterations, record_every=100, on_cost=None,
-                     callback=None, interrupt=None):
+                     callback=None, interrupt=None, agree=None):
     """Runs ``num_iterations`` iterations.  ``on_cost(i, cost)`` is called for every
     recorded iteration and for the last one; ``callback(iterations_done, cost)`` after
     every chunk.  Stops early once ``interrupt.raised`` (an :class:`InterruptFlag` that
     the caller holds over its own follow-up work; by default one held over the loop
-    alone).  Returns a :class:`FitLog`; raises :class:`TrainingDiverged`."""
+    alone).  ``agree(n)`` turns each next chunk length into the one that all processes
+    use (``distributed.AgreedInterrupt.agree``).  Returns a :class:`FitLog`; raises :class:`TrainingDiverged`."""
     if interrupt is None:
         with InterruptFlag() as interrupt:
             return gradient_descent(trainer, num_iterations, record_every, on_cost,
-                                    callback, interrupt)
+                                    callback, interrupt, agree)
     log, it, per_call = FitLog(), 0, 1
     # A chunk reports only its first cost, so a cost that overflows mid-chunk while the
     # parameters stay finite shows at the next chunk's start: the replay then starts
@@ -126,5 +127,7 @@ def gradient_descent(trainer, num_iterations, record_every=100, on_cost=None,
         if callback:
             callback(it, log.costs[-1])
         per_call = max(1, min(record_every, int(n * CHUNK_SECONDS / max(elapsed, 1e-9))))
+        if agree is not None:
+            per_call = agree(per_call)
     log.iterations, log.interrupted = it, interrupt.raised and it < num_iterations
     return log

@@ -1,0 +1,116 @@
+"""Data-parallel full-batch training over MPI (mpi4py, the ``mpi`` extra) and over data
+read from disk in blocks; ``Model.fit(..., comm=MPI.COMM_WORLD)`` and
+``Model.fit(X_on_disk, ...)`` come here.
+
+Every process (rank) holds its own shard of the examples; each iteration it adds its
+shard's gradient and loss sums into one flat buffer, one ``Allreduce`` sums the buffer
+over the ranks, and every rank applies the same update from the same parameters (rank
+0's, broadcast at the start), so all ranks hold the same parameters and the result is
+that of one process on all the data.  The cost is global, so every rank sees the same
+divergence; the driver's chunk lengths and Ctrl-C are agreed on by the ranks, and only
+rank 0 prints or calls ``callback``.
+"""
+import numpy as np
+
+from . import blocks as blocks_module
+from .training import InterruptFlag
+
+__all__ = ["shard_slice", "make_trainer", "AgreedInterrupt"]
+
+SHARDED_FORMULATIONS = ("auto", "streamed")
+
+
+def shard_slice(m, comm):
+    """The contiguous part of ``range(m)`` that rank ``comm.rank`` of ``comm.size`` holds:
+    the first ``m % size`` ranks take one example more.  ``X[:, shard_slice(m, comm)]``
+    (or ``X[shard_slice(m, comm)]`` for examples as rows) reads only this rank's part of
+    an h5py dataset or memmap."""
+    size, rank = comm.size, comm.rank
+    base, extra = divmod(int(m), size)
+    start = rank * base + min(rank, extra)
+    return slice(start, start + base + (rank < extra))
+
+
+def agree_on_errors(comm, work):
+    """``work()`` on every rank; if it raised a ValueError on any rank, every rank raises
+    one (its own, or one naming the rank that failed), so no rank is left waiting in a
+    collective call."""
+    error = None
+    try:
+        result = work()
+    except ValueError as exc:
+        error, result = exc, None
+    if comm is None:
+        if error is not None:
+            raise error
+        return result
+    failed = comm.allgather(error is not None)
+    if error is not None:
+        raise error
+    if any(failed):
+        raise ValueError(f"comm: rank {failed.index(True)} refused its data (see its error)")
+    return result
+
+
+class AgreedInterrupt(InterruptFlag):
+    """Ctrl-C as a flag, agreed on by all ranks: ``agree(per_call)`` (called by the driver
+    after every chunk) takes the smallest chunk length and raises the flag everywhere if
+    any rank was interrupted."""
+
+    def __init__(self, comm):
+        super().__init__()
+        self.comm, self.local = comm, False
+
+    def _handle(self, signum, frame):
+        self.local = True
+
+    def agree(self, per_call):
+        from mpi4py import MPI
+        per_call = self.comm.allreduce(int(per_call), op=MPI.MIN)
+        self.raised = self.comm.allreduce(self.local, op=MPI.LOR)
+        return per_call
+
+
+def _allreduce_sum(comm):
+    from mpi4py import MPI
+
+    def allreduce(buffer):
+        comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+    return allreduce
+
+
+def check_sharded(engine, formulation, comm):
+    if engine != "cpu":
+        raise ValueError(f"engine: data on disk, examples as rows and comm= train on the "
+                         f"'cpu' engine, got {engine!r}")
+    if formulation not in SHARDED_FORMULATIONS:
+        raise ValueError(f"formulation: data on disk, examples as rows and comm= train with "
+                         f"the 'streamed' formulation (blocks of examples through all "
+                         f"layers); {formulation!r} needs all of X in memory at once")
+    if comm is not None and not all(hasattr(comm, a) for a in ("Allreduce", "Bcast", "rank")):
+        raise ValueError(f"comm: expected an mpi4py communicator such as MPI.COMM_WORLD, "
+                         f"got {comm!r}")
+
+
+def make_trainer(parameters, X, Y, net, dtype, learning_rate, layout="columns", comm=None,
+                 num_threads=None):
+    """The trainer for this rank's X and Y (checked block by block first, every rank
+    agreeing), starting from rank 0's ``parameters``; returns ``(trainer, m)`` with m
+    the number of examples of all ranks."""
+    from .engines.cpu.sharded import ShardedTrainer
+
+    def checked_blocks():
+        blocks = blocks_module.Blocks(X, Y, net, dtype, layout)
+        blocks.check()
+        return blocks
+    blocks = agree_on_errors(comm, checked_blocks)
+    m, allreduce = blocks.m, None
+    if comm is not None:
+        m = comm.allreduce(blocks.m)
+        allreduce = _allreduce_sum(comm)
+        parameters = {k: np.ascontiguousarray(v) for k, v in parameters.items()}
+        for k in sorted(parameters):
+            comm.Bcast(parameters[k], root=0)
+    trainer = ShardedTrainer(parameters, blocks, net, learning_rate, m, allreduce,
+                             num_threads=num_threads)
+    return trainer, m
