@@ -247,3 +247,14 @@ def test_huge_targets_are_an_error_not_a_silent_inf(solver):
     X = np.random.RandomState(0).randn(30, 3)
     with pytest.raises(ValueError, match="non-finite|loss is"):
         DeepJITRegressor(solver=solver, max_iter=5).fit(X, np.full(30, 1e300))
+
+
+@pytest.mark.parametrize("cls", [DeepJITClassifier, DeepJITRegressor])
+def test_numeric_strings_that_fit_takes_predict_takes_too(cls):
+    """fit converts numeric strings as scikit-learn's does; predict must not then refuse
+    the same X (scikit-learn's own predict does: found by the property tests)."""
+    X, y = np.array([["1", "2"], ["3", "4"], ["5", "6"]]), np.array([0, 1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = cls(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(X, y)
+    assert np.array_equal(estimator.predict(X), estimator.predict(X.astype(float)))

@@ -322,7 +322,10 @@ class _DeepJITMLP(BaseEstimator):
     # -- prediction ------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+            # the dtypes fit takes (scikit-learn's predict leaves out the dtype, so it
+            # refuses the numeric strings its fit converted)
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                              dtype=(np.float64, np.float32))
         net = rules.Net(tuple([X.shape[1]] + [c.shape[1] for c in self.coefs_]),
                         self.activation, self.out_activation_, "", 0.0)
         return rules.predict(net, self.coefs_, self.intercepts_, X)
