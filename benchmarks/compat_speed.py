@@ -301,7 +301,7 @@ def step_cases(np, dnn, lr_utils, planar_utils, course, course23, cat_X, cat_Y, 
     ]
 
 
-def time_steps(args, np, cat_X, cat_Y, flower):
+def measure_steps(args, np, cat_X, cat_Y, flower):
     from types import SimpleNamespace
 
     from deepjit.compat import dnn_app_utils_v3 as dnn, lr_utils, planar_utils
@@ -319,7 +319,7 @@ def time_steps(args, np, cat_X, cat_Y, flower):
     return SimpleNamespace(rows=rows, course=course)
 
 
-def time_loops(args, np, cat_X, cat_Y, course):
+def measure_loops(args, np, cat_X, cat_Y, course):
     import contextlib
     import io
     import statistics
@@ -424,8 +424,8 @@ def main(argv=None):
     cat_X = train_x.reshape(train_x.shape[0], -1).T / 255.   # Fortran-ordered, as the course's
     assert cat_X.flags.f_contiguous and not math.isnan(cat_X[0, 0])
     flower = datasets.draw_flower(np.random.RandomState(1))
-    steps = time_steps(args, np, cat_X, train_y, flower)
-    loops = None if args.skip_loops else time_loops(args, np, cat_X, train_y, steps.course)
+    steps = measure_steps(args, np, cat_X, train_y, flower)
+    loops = None if args.skip_loops else measure_loops(args, np, cat_X, train_y, steps.course)
     report(steps, loops, args)
 
 

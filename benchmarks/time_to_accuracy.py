@@ -191,7 +191,7 @@ def child(runner, name, scale):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def time_to(result, target, clock="cpu"):
+def seconds_to(result, target, clock="cpu"):
     cumulative = np.cumsum(result[clock])
     reached = np.nonzero(np.asarray(result["accuracy"]) >= target - 1e-12)[0]
     return float(cumulative[reached[0]]) if reached.size else None
@@ -215,12 +215,12 @@ def _row(name, runner, res, base, target):
     if "error" in res:
         return f"| {name} | {runner} | error: {res['error']} | | | | | |"
     wall, cpu = (float(np.median(res[k])) for k in ("times", "cpu"))
-    reach = time_to(res, target) if target is not None else None
+    reach = seconds_to(res, target) if target is not None else None
     cells = [name, runner, f"{1000 * wall:.2f}", f"{1000 * cpu:.2f}",
              f"{res['accuracy'][-1]:.4f}", "not reached" if reach is None else f"{reach:.3f}"]
     if "cpu" in base:
         base_wall, base_cpu = (float(np.median(base[k])) for k in ("times", "cpu"))
-        base_reach = time_to(base, target)
+        base_reach = seconds_to(base, target)
         cells += [f"{base_cpu / cpu:.1f}x; {base_wall / wall:.1f}x",
                   f"{base_reach / reach:.1f}x" if reach and base_reach else ""]
     return "| " + " | ".join(cells) + " |"
