@@ -105,7 +105,6 @@ def course_minibatch(np, X, Y, optimizer, epochs, lr=0.0007, size=64, beta=0.9, 
                     s[d] = beta2 * s[d] + (1 - beta2) * np.square(g[d])
                     sc = s[d] / (1 - beta2 ** t)
                     p[key] = p[key] - lr * vc / (np.sqrt(sc) + eps)
-        cost_avg = cost_total / m
     return p
 
 

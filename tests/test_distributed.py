@@ -1,7 +1,6 @@
 """Data beyond one process's memory: blocks read from disk (memmap, h5py, examples as
 rows) and shards held by MPI ranks (mpiexec subprocesses) give the one-process
 in-memory result, checked against the numpy oracle to 1e-12."""
-import os
 import shutil
 import subprocess
 import sys

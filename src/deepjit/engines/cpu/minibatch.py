@@ -21,15 +21,10 @@ from .. import philox
 from ..layout import Layout
 from . import vecmath
 from .layers import cost
-from .network import forward
+from .network import forward, layer
 from .prefetch import prefetch
 
 kernel = njit(cache=True, error_model="numpy")
-
-
-@kernel
-def _block(buf, off, rows, cols):
-    return buf[off:off + rows * cols].reshape((rows, cols))
 
 
 @kernel
@@ -225,21 +220,21 @@ def forward_batch(theta, lay, codes, slope, Xb, Yb, examples, step, seed, keep_p
     L, m = dims.size - 1, Xb.shape[0]
     A_prev = Xb
     for l in range(1, L + 1):
-        W = _block(theta, w_off[l], dims[l], dims[l - 1])
-        WT = _block(wt, 0, dims[l - 1], dims[l])
+        W = layer(theta, w_off[l], dims[l], dims[l - 1])
+        WT = layer(wt, 0, dims[l - 1], dims[l])
         b = theta[b_off[l]:b_off[l] + dims[l]]
         if l == L:
             _product_with_transpose(A_prev, W, WT, ZL)
             _bias_activation_rows(ZL, b, LINEAR, slope)
             return _output_rows(ZL, Yb, codes[L - 1], AL, want_cost)
-        A = _block(acts, a_off[l], m, dims[l])
+        A = layer(acts, a_off[l], m, dims[l])
         _product_with_transpose(A_prev, W, WT, A)
         _bias_activation_rows(A, b, codes[l - 1], slope)
         if keep_probs[l - 1] < 1.0:
-            mask = _block(masks, a_off[l], m, dims[l])
+            mask = layer(masks, a_off[l], m, dims[l])
             if fill_masks:
                 philox.fill_keep_mask(mask, seed, step, l, examples, thresholds[l - 1])
-            A_prev = _block(drops, a_off[l], m, dims[l])
+            A_prev = layer(drops, a_off[l], m, dims[l])
             _apply_mask(A, mask, keep_probs[l - 1], A_prev)
         else:
             A_prev = A
@@ -252,7 +247,7 @@ def backward_batch(theta, lay, codes, slope, Xb, Yb, keep_probs, acts, drops, ma
     """The gradients of the batch's mean loss (without the L2 term) into ``grad``."""
     dims, w_off, b_off, a_off = lay
     L, m = dims.size - 1, Xb.shape[0]
-    dZ = _block(buf1, 0, m, dims[L])
+    dZ = layer(buf1, 0, m, dims[L])
     for j in range(m):
         for i in range(dims[L]):
             dZ[j, i] = AL[j, i] - Yb[j, i]
@@ -261,16 +256,16 @@ def backward_batch(theta, lay, codes, slope, Xb, Yb, keep_probs, acts, drops, ma
         if l == 1:
             A_in = Xb
         elif keep_probs[l - 2] < 1.0:
-            A_in = _block(drops, a_off[l - 1], m, dims[l - 1])
+            A_in = layer(drops, a_off[l - 1], m, dims[l - 1])
         else:
-            A_in = _block(acts, a_off[l - 1], m, dims[l - 1])
-        _weight_gradient(dZ, A_in, _block(grad, w_off[l], dims[l], dims[l - 1]),
+            A_in = layer(acts, a_off[l - 1], m, dims[l - 1])
+        _weight_gradient(dZ, A_in, layer(grad, w_off[l], dims[l], dims[l - 1]),
                          grad[b_off[l]:b_off[l] + dims[l]])
         if l > 1:
-            dA = _block(spare, 0, m, dims[l - 1])
-            np.dot(dZ, _block(theta, w_off[l], dims[l], dims[l - 1]), dA)
-            _hidden_backward(dA, _block(acts, a_off[l - 1], m, dims[l - 1]),
-                             _block(masks, a_off[l - 1], m, dims[l - 1]), keep_probs[l - 2],
+            dA = layer(spare, 0, m, dims[l - 1])
+            np.dot(dZ, layer(theta, w_off[l], dims[l], dims[l - 1]), dA)
+            _hidden_backward(dA, layer(acts, a_off[l - 1], m, dims[l - 1]),
+                             layer(masks, a_off[l - 1], m, dims[l - 1]), keep_probs[l - 2],
                              codes[l - 2], slope)
             spare = buf1 if spare is buf2 else buf2
             dZ = dA
@@ -339,13 +334,13 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
         examples = order[epoch - first_epoch, b * batch_size:min(m, (b + 1) * batch_size)]
         mb, n0, nL = examples.size, Xe.shape[1], Ye.shape[1]
         if _consecutive(examples):      # a full batch in order: no copy
-            Xv = _block(Xe.reshape(Xe.size), examples[0] * n0, mb, n0)
-            Yv = _block(Ye.reshape(Ye.size), examples[0] * nL, mb, nL)
+            Xv = layer(Xe.reshape(Xe.size), examples[0] * n0, mb, n0)
+            Yv = layer(Ye.reshape(Ye.size), examples[0] * nL, mb, nL)
         else:
-            Xv, Yv = _block(Xb, 0, mb, n0), _block(Yb, 0, mb, nL)
+            Xv, Yv = layer(Xb, 0, mb, n0), layer(Yb, 0, mb, nL)
             _gather(Xe, examples, Xv)
             _gather(Ye, examples, Yv)
-        ZLv, ALv = _block(ZL, 0, mb, nL), _block(AL, 0, mb, nL)
+        ZLv, ALv = layer(ZL, 0, mb, nL), layer(AL, 0, mb, nL)
         costs[k] = forward_batch(theta, lay, codes, slope, Xv, Yv, examples, step, seed,
                                  keep_probs, thresholds, acts, drops, masks, ZLv, ALv,
                                  wt, settings[4] != 0, settings[5] != 0) / mb

@@ -208,15 +208,3 @@ def fits_one_block(layer_dims, m):
     """Whether the plain network runs in one block: ``block_work`` at most
     ``BLOCK_MAX_WORK``."""
     return block_work(layer_dims, m) <= settings.BLOCK_MAX_WORK
-
-    def parameters(self):
-        return self.layout.unpack(self.theta.copy_to_host())
-
-    def _state(self):
-        return (self.theta,)
-
-
-def block_work(layer_dims, m):
-    """Multiply-adds per iteration of a network in one block: three products per layer
-    (forward, dW, dA_prev)."""
-    return 3 * m * sum(n * n_prev for n_prev, n in zip(layer_dims, layer_dims[1:]))
