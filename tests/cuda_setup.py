@@ -89,7 +89,7 @@ def compile_for_a_real_gpu(body):
     import pytest
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
     done = subprocess.run([sys.executable, "-c", COMPILE_PREAMBLE + body], env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     if done.stdout.startswith("NO TOOLKIT"):
         pytest.skip(f"no CUDA compiler libraries: {done.stdout.strip()}")

@@ -260,8 +260,8 @@ def assert_one_line_error(capsys, argv, message=""):
 
 def test_hostile_data_files_are_one_line_errors(tmp_path, capsys):
     for name, path in hostile_data(tmp_path).items():
-        err = assert_one_line_error(capsys, ["train", "--data", str(path), "--out",
-                                             str(tmp_path / "m.npz")], re.escape(str(path)))
+        assert_one_line_error(capsys, ["train", "--data", str(path), "--out",
+                                       str(tmp_path / "m.npz")], re.escape(str(path)))
         assert not (tmp_path / "m.npz").exists(), name
 
 

@@ -273,6 +273,7 @@ def test_pictures_draw_with_matplotlib():
     rng = np.random.default_rng(0)
     X = rng.random((64 * 64 * 3, 4))
     y, p = np.array([[1, 0, 1, 0]]), np.array([[1., 1., 0., 0.]])
+    plt.close("all")                 # as the course, it draws into the current figure
     dnn_app_utils_v3.print_mislabeled_images(np.array([b"non-cat", b"cat"]), X, y, p)
     assert len(plt.gcf().axes) == 2
     plt.close("all")
