@@ -255,3 +255,23 @@ def test_minibatch_on_one_rank_in_this_process_is_the_one_process_run(tmp_path):
     with pytest.raises(ValueError, match="^X: contains NaN"):
         model.fit(np.where(X > 2.5, np.nan, X), Y, comm=MPI.COMM_SELF, **options)
     assert model.optimizer_state_ is None
+
+
+def test_sharded_buffers_beyond_the_memory_limit_are_refused_before_reading(
+        tmp_path, monkeypatch):
+    from deepjit import validation
+    from deepjit.engines.cpu.sharded import working_bytes
+    X, labels, model_args, fit_args = softmax_problem()
+    Xs, Ys, layout = sources(tmp_path, X, labels)["h5py"]
+    model = Model(**model_args)
+    needed = working_bytes(blocks.Blocks(Xs, Ys, model.net, model.dtype, layout), model.net)
+    assert needed > 2 * 6 * 1001 * 8           # the two read buffers: one block of all 1001
+    monkeypatch.setattr(validation, "memory_limit", lambda: needed - 1)
+    monkeypatch.setattr(blocks.Blocks, "check", lambda self: pytest.fail("read the data"))
+    before = model.parameters
+    with pytest.raises(ValueError, match="^formulation: the streamed formulation's buffers"):
+        model.fit(Xs, Ys, layout=layout, **fit_args)
+    assert_params_rel(model.parameters, before, rtol=0)
+    monkeypatch.setattr(validation, "memory_limit", lambda: needed)
+    with pytest.raises(pytest.fail.Exception, match="read the data"):
+        model.fit(Xs, Ys, layout=layout, **fit_args)

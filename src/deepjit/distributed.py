@@ -110,10 +110,14 @@ def make_trainer(parameters, X, Y, net, dtype, learning_rate, layout="columns", 
     """The trainer for this rank's X and Y (checked block by block first, every rank
     agreeing), starting from rank 0's ``parameters``; returns ``(trainer, m)`` with m
     the number of examples of all ranks."""
-    from .engines.cpu.sharded import ShardedTrainer
+    from .engines.cpu.sharded import ShardedTrainer, working_bytes
 
     def checked_blocks():
         blocks = blocks_module.Blocks(X, Y, net, dtype, layout)
+        check_memory("formulation", working_bytes(blocks, net, num_threads=num_threads),
+                     f"the streamed formulation's buffers for {list(net.layer_dims)} over "
+                     f"blocks of {blocks.block} examples", "; fewer threads (num_threads) "
+                     "or smaller layers need less")
         blocks.check()
         return blocks
     blocks = agree_on_errors(comm, checked_blocks)
