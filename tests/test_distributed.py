@@ -13,8 +13,8 @@ import pytest
 from conftest import assert_params_rel, assert_rel, subprocess_env
 from deepjit import Model, TrainingDiverged, blocks
 from deepjit.distributed import shard_slice
-from tests_data import (DIVERGING, DIVERGING_RATE, MINIBATCH_RUNS, mpi_minibatch_problem,
-                        mpi_problem)
+from tests_data import (DIVERGING, DIVERGING_MINIBATCH, DIVERGING_RATE, MINIBATCH_RUNS,
+                        mpi_minibatch_problem, mpi_problem)
 
 HERE = Path(__file__).resolve().parent
 ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -230,6 +230,17 @@ def test_mpi_minibatch_equals_one_process(tmp_path, ranks, cut):
         if expected.best_epoch_ is not None:
             assert int(result[f"{name}/best_epoch"]) == expected.best_epoch_
     assert len(expected.history_["epoch"]) < options["num_epochs"]    # it did stop early
+
+
+def test_mpi_minibatch_ranks_agree_on_divergence(tmp_path):
+    X, Y, model_args, _ = mpi_problem()
+    model = Model(**{**model_args, **DIVERGING})
+    with pytest.raises(TrainingDiverged) as one_process:
+        model.fit(X, Y, **DIVERGING_MINIBATCH)
+    result = run_minibatch_ranks(tmp_path, 3, "diverge")
+    assert list(result["outcomes"]) == [f"diverged {one_process.value.iterations}"] * 3
+    assert bool(result["same_on_all_ranks"])
+    assert_params_rel({k: result[k] for k in model.parameters}, model.parameters)
 
 
 def test_minibatch_on_one_rank_in_this_process_is_the_one_process_run(tmp_path):

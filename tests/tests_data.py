@@ -17,6 +17,9 @@ def mpi_problem(m=1001):
 # mpi_problem's network as a regression with this rate reaches inf after 91 iterations
 DIVERGING = dict(output="linear", hidden_activation="relu")
 DIVERGING_RATE = 50.0
+# ... and mini-batch with momentum after 346 updates
+DIVERGING_MINIBATCH = dict(learning_rate=DIVERGING_RATE, batch_size=100, num_epochs=40,
+                           optimizer="momentum")
 
 
 MINIBATCH_RUNS = {   # name: mini-batch options of mpi_minibatch_problem's fits
