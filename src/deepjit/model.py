@@ -135,7 +135,9 @@ class Model:
         takes examples as rows, ``X : (m, n_x)`` and ``Y : (m, n_L)`` or ``(m,)``, the
         usual file layout, without a transposed copy; ``comm`` (an mpi4py communicator)
         trains on the shards that the ranks hold together, one Allreduce per iteration,
-        rank 0 printing.  Returns the model."""
+        rank 0 printing.  Mini-batch options with ``comm`` train on the one-process run's
+        batches, one Allreduce per batch: rank r's X continues where rank r - 1's ends
+        (:class:`deepjit.distributed.MiniBatchShard`).  Returns the model."""
         learning_rate = positive_number("learning_rate", learning_rate)
         record_every = positive_int("record_every", record_every)
         _check_hook("callback", callback, allowed=(type(None),))
