@@ -222,8 +222,8 @@ def load_data_file(path, label_column=None, need_labels=True, part=None):
 
     ``need_labels`` refuses a file without labels.  ``part(m)``, a slice of
     ``range(m)``, keeps only those examples: read alone from an .h5 file, cut from the
-    others after reading them whole (as each MPI rank of ``deepjit train`` does).  Problems are ValueErrors naming the
-    file (FileNotFoundError when it is missing)."""
+    others after reading them whole (as each MPI rank of ``deepjit train`` does).
+    Problems are ValueErrors naming the file (FileNotFoundError when it is missing)."""
     path = os.fsdecode(os.fspath(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such data file: {path}")

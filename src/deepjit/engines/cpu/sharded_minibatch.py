@@ -13,8 +13,8 @@ process up to the order of the sums.
 import numpy as np
 
 from .. import optimizers as rules
-from .minibatch import (MiniBatchTrainer, _gather, _sum_of_squared_weights, _update,
-                        backward_batch, forward_batch, kernel)
+from .minibatch import (MiniBatchTrainer, backward_batch, forward_batch, gather_rows, kernel,
+                        sum_of_squared_weights, update_parameters)
 from .network import layer
 
 
@@ -38,8 +38,8 @@ def shard_batch_gradient(theta, lay, codes, slope, Xe, Ye, examples, start, step
         return
     n0, nL = Xe.shape[1], Ye.shape[1]
     Xv, Yv = layer(Xb, 0, count, n0), layer(Yb, 0, count, nL)
-    _gather(Xe, rows[:count], Xv)
-    _gather(Ye, rows[:count], Yv)
+    gather_rows(Xe, rows[:count], Xv)
+    gather_rows(Ye, rows[:count], Yv)
     ZLv, ALv = layer(ZL, 0, count, nL), layer(AL, 0, count, nL)
     loss = forward_batch(theta, lay, codes, slope, Xv, Yv, held[:count], step, seed,
                          keep_probs, thresholds, acts, drops, masks, ZLv, ALv, wt, True,
@@ -63,9 +63,10 @@ def shard_update(theta, total, v, s, lay, settings, hyper, step, batch, epoch, w
     if want_cost:
         cost = total[-1] / batch
         if l2 != 0.0:
-            cost += l2 / (2.0 * batch) * _sum_of_squared_weights(theta, lay)
+            cost += l2 / (2.0 * batch) * sum_of_squared_weights(theta, lay)
     lr = rules.scheduled_rate(settings[1], hyper[3], hyper[4], settings[2], epoch)
-    _update(theta, total[:-1], v, s, lay, settings[0], lr, l2 / batch, hyper, step + 1)
+    update_parameters(theta, total[:-1], v, s, lay, settings[0], lr, l2 / batch, hyper,
+                      step + 1)
     return cost
 
 
