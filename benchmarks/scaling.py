@@ -5,6 +5,7 @@ own process (mpiexec for the ranks); prints markdown tables.
 
     python benchmarks/scaling.py                           # m = 200,000; disk: 2,000,000
     python benchmarks/scaling.py --m 100000 --iterations 20 --disk-m 10000000 --dtype float32
+    python benchmarks/scaling.py --batch-size 4096 --iterations 100 --skip-disk   # mini-batch
 
 Needs the ``mpi`` extra (mpi4py, mpich).  Not part of the asv suite (asv imports this
 module; all work is under ``__main__``).
@@ -55,15 +56,18 @@ def worker_tall(args):
     model_args = dict(layer_dims=DIMS, hidden_activation="relu", seed=1, dtype=args.dtype,
                       formulation="streamed", num_threads=1)
     comm, rank = None, 0
+    fit_args = {"batch_size": args.batch_size, "optimizer": "adam"} if args.batch_size else {}
     if args.comm:
         from mpi4py import MPI
         from deepjit.distributed import shard_slice
         comm, rank = MPI.COMM_WORLD, MPI.COMM_WORLD.rank
         part = shard_slice(args.m, comm)
         X, Y = np.ascontiguousarray(X[:, part]), np.ascontiguousarray(Y[:, part])
-        seconds, model = timed_fit(model_args, X, Y, args.iterations, args.repeats, comm=comm)
+        seconds, model = timed_fit(model_args, X, Y, args.iterations, args.repeats, comm=comm,
+                                   **fit_args)
     else:
-        seconds, model = timed_fit(model_args, X, Y, args.iterations, args.repeats)
+        seconds, model = timed_fit(model_args, X, Y, args.iterations, args.repeats,
+                                   **fit_args)
     if rank == 0:
         np.savez(args.out, **model.parameters)
         print(json.dumps({"s_per_iter": seconds}))
@@ -132,6 +136,9 @@ def main():
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dtype", default="float64")
+    parser.add_argument("--batch-size", type=int, help="mini-batch (Adam) instead of full "
+                        "batch: an iteration is then one update")
+    parser.add_argument("--skip-disk", action="store_true")
     parser.add_argument("--worker", choices=["tall", "allreduce", "disk"])
     parser.add_argument("--comm", action="store_true")
     parser.add_argument("--in-memory", action="store_true")
@@ -147,9 +154,12 @@ def main():
     me = [sys.executable, str(Path(__file__).resolve())]
     common = ["--m", str(args.m), "--iterations", str(args.iterations), "--repeats",
               str(args.repeats), "--dtype", args.dtype]
+    if args.batch_size:
+        common += ["--batch-size", str(args.batch_size)]
     tmp = Path(tempfile.mkdtemp(prefix="deepjit-scaling-"))
     try:
-        print(f"tall workload {DIMS}, m = {args.m:,}, {args.dtype}, "
+        kind = f"Adam, batches of {args.batch_size}" if args.batch_size else "full batch"
+        print(f"tall workload {DIMS}, m = {args.m:,}, {args.dtype}, {kind}, "
               f"{args.iterations} iterations, median of {args.repeats}; one thread per rank\n")
         print("| run | ms / iteration | speed-up | max rel. difference to 1 process |")
         print("|---|---|---|---|")
@@ -167,7 +177,8 @@ def main():
         print("|---|---|---|")
         for n, seconds in times.items():
             print(f"| {int(n):,} | {1e6 * seconds:.1f} | {16 * int(n) / seconds / 1e9:.2f} |")
-        disk(args, me, tmp)
+        if not args.skip_disk:
+            disk(args, me, tmp)
     finally:
         shutil.rmtree(tmp)
 

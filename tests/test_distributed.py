@@ -13,7 +13,8 @@ import pytest
 from conftest import assert_params_rel, assert_rel, subprocess_env
 from deepjit import Model, TrainingDiverged, blocks
 from deepjit.distributed import shard_slice
-from tests_data import DIVERGING, DIVERGING_RATE, mpi_problem
+from tests_data import (DIVERGING, DIVERGING_MINIBATCH, DIVERGING_RATE, MINIBATCH_RUNS,
+                        mpi_minibatch_problem, mpi_problem)
 
 HERE = Path(__file__).resolve().parent
 ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -194,3 +195,99 @@ def test_file_larger_than_the_memory_left_trains(tmp_path):
         X, Y, learning_rate=0.1, num_iterations=3)
     result = np.load(tmp_path / "out.npz")
     assert_params_rel({k: result[k] for k in expected.parameters}, expected.parameters)
+
+
+# -- mini-batch over MPI ------------------------------------------------------------------
+def run_minibatch_ranks(tmp_path, ranks, cut):
+    launcher = mpiexec()
+    if launcher is None:
+        pytest.skip("mpi4py or mpiexec not installed (the 'mpi' extra)")
+    out = tmp_path / "result.npz"
+    subprocess.run([launcher, "-n", str(ranks), sys.executable,
+                    str(HERE / "mpi_minibatch_fit.py"), str(out), cut], check=True,
+                   timeout=900, cwd=tmp_path, env={**subprocess_env(), **ONE_THREAD})
+    return np.load(out)
+
+
+@pytest.mark.parametrize("ranks, cut", [(2, "lopsided"), (3, "even")])
+def test_mpi_minibatch_equals_one_process(tmp_path, ranks, cut):
+    """Every optimizer with L2, dropout and schedules, and early stopping on validation
+    data: the parameters, optimizer buffers and epoch costs of ``ranks`` ranks equal the
+    one-process run's, all ranks hold the same, only rank 0 reported."""
+    result = run_minibatch_ranks(tmp_path, ranks, cut)
+    X, Y, validation, model_args, fit_args = mpi_minibatch_problem()
+    for name, options in MINIBATCH_RUNS.items():
+        extra = {"validation_data": validation} if options.get("early_stopping") else {}
+        expected = Model(**model_args).fit(X, Y, **{**fit_args, **options}, **extra)
+        state = expected.optimizer_state_
+        assert bool(result[f"{name}/same_on_all_ranks"]), name
+        assert_params_rel({k: result[f"{name}/{k}"] for k in expected.parameters},
+                          expected.parameters)
+        assert_params_rel({k: result[f"{name}/{k}"] for k in state.arrays()}, state.arrays())
+        assert_rel(result[f"{name}/cost"], expected.costs_)
+        assert int(result[f"{name}/step"]) == state.step
+        assert list(result[f"{name}/printed"]) == expected.history_["epoch"]
+        if expected.best_epoch_ is not None:
+            assert int(result[f"{name}/best_epoch"]) == expected.best_epoch_
+    assert len(expected.history_["epoch"]) < options["num_epochs"]    # it did stop early
+
+
+def test_mpi_minibatch_ranks_agree_on_divergence(tmp_path):
+    X, Y, model_args, _ = mpi_problem()
+    model = Model(**{**model_args, **DIVERGING})
+    with pytest.raises(TrainingDiverged) as one_process:
+        model.fit(X, Y, **DIVERGING_MINIBATCH)
+    result = run_minibatch_ranks(tmp_path, 3, "diverge")
+    assert list(result["outcomes"]) == [f"diverged {one_process.value.iterations}"] * 3
+    assert bool(result["same_on_all_ranks"])
+    assert_params_rel({k: result[k] for k in model.parameters}, model.parameters)
+
+
+def test_minibatch_on_one_rank_in_this_process_is_the_one_process_run(tmp_path):
+    MPI = pytest.importorskip("mpi4py.MPI")
+    X, Y, validation, model_args, fit_args = mpi_minibatch_problem()
+    options = {**fit_args, **MINIBATCH_RUNS["adam"]}
+    expected = Model(**model_args).fit(X, Y, **options)
+    f = h5py.File(tmp_path / "d.h5", "w")
+    f["X"], f["y"] = X.T, Y[0]
+    for Xs, Ys, layout in [(X, Y, "columns"), (f["X"], f["y"], "rows")]:
+        model = Model(**model_args).fit(Xs, Ys, comm=MPI.COMM_SELF, layout=layout, **options)
+        assert_params_rel(model.parameters, expected.parameters, rtol=0)
+        assert_rel(model.costs_, expected.costs_)   # epoch sums by call: chunked by timing
+    resumed = Model(**model_args)      # two fits of 3 epochs continue as one of 6
+    for _ in range(2):
+        resumed.fit(X, Y, comm=MPI.COMM_SELF, **{**options, "num_epochs": 3})
+    assert_params_rel(resumed.parameters, expected.parameters, rtol=0)
+    assert resumed.optimizer_state_.step == expected.optimizer_state_.step
+    model = Model(**model_args)
+    with pytest.raises(ValueError, match="^validation_fraction: with comm= give "):
+        model.fit(X, Y, comm=MPI.COMM_SELF, validation_fraction=0.2, **options)
+    with pytest.raises(ValueError, match="^engine: mini-batch training with comm= "):
+        Model(**model_args, engine="numpy").fit(X, Y, comm=MPI.COMM_SELF, **options)
+    with pytest.raises(ValueError, match="^comm: expected an mpi4py communicator"):
+        model.fit(X, Y, comm="world", **options)
+    with pytest.raises(ValueError, match="^batch_size: expected an integer from 1 to m = 203"):
+        model.fit(X, Y, comm=MPI.COMM_SELF, **{**options, "batch_size": 204})
+    with pytest.raises(ValueError, match="^X: contains NaN"):
+        model.fit(np.where(X > 2.5, np.nan, X), Y, comm=MPI.COMM_SELF, **options)
+    assert model.optimizer_state_ is None
+
+
+def test_sharded_buffers_beyond_the_memory_limit_are_refused_before_reading(
+        tmp_path, monkeypatch):
+    from deepjit import validation
+    from deepjit.engines.cpu.sharded import working_bytes
+    X, labels, model_args, fit_args = softmax_problem()
+    Xs, Ys, layout = sources(tmp_path, X, labels)["h5py"]
+    model = Model(**model_args)
+    needed = working_bytes(blocks.Blocks(Xs, Ys, model.net, model.dtype, layout), model.net)
+    assert needed > 2 * 6 * 1001 * 8           # the two read buffers: one block of all 1001
+    monkeypatch.setattr(validation, "memory_limit", lambda: needed - 1)
+    monkeypatch.setattr(blocks.Blocks, "check", lambda self: pytest.fail("read the data"))
+    before = model.parameters
+    with pytest.raises(ValueError, match="^formulation: the streamed formulation's buffers"):
+        model.fit(Xs, Ys, layout=layout, **fit_args)
+    assert_params_rel(model.parameters, before, rtol=0)
+    monkeypatch.setattr(validation, "memory_limit", lambda: needed)
+    with pytest.raises(pytest.fail.Exception, match="read the data"):
+        model.fit(Xs, Ys, layout=layout, **fit_args)

@@ -68,11 +68,16 @@ class Blocks:
                 raise ValueError(f"Y: expected {self.m} examples (one per example of X, "
                                  f"layout={layout!r}), got shape {np.shape(Y)}")
         whole = not (self.rows or on_disk(X) or (Y is not None and on_disk(Y)))
-        self.block = self.m if whole else int(block or max(
-            256, BLOCK_BYTES // (n_x * np.dtype(dtype).itemsize) // 256 * 256))
+        self.block = self.m if whole else min(self.m, int(block or max(
+            256, BLOCK_BYTES // (n_x * np.dtype(dtype).itemsize) // 256 * 256)))
         self.checked = False
         self._whole = self.read(0, self.m) if whole else None
         self.checked = whole
+
+    @property
+    def in_memory(self):
+        """Whether all examples are one block already in memory (nothing read later)."""
+        return self._whole is not None
 
     def ranges(self):
         return [(j, min(j + self.block, self.m)) for j in range(0, self.m, self.block)]
@@ -105,7 +110,7 @@ class Blocks:
         return Xb, np.ascontiguousarray(Yb)
 
     def __iter__(self):
-        if self._whole is not None:
+        if self.in_memory:
             yield self._whole
             return
         ranges = self.ranges()
@@ -121,7 +126,7 @@ class Blocks:
     def check(self):
         """Reads every block once, so that bad values are a ValueError before training
         (the in-memory whole block is checked when it is made)."""
-        if self._whole is None:
+        if not self.in_memory:
             for _ in self:
                 pass
             self.checked = True

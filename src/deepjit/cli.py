@@ -26,11 +26,15 @@ DATA_HELP = ("data file: .h5 (course images), .npz (X of shape (n_x, m), one exa
 
 # -- train ----------------------------------------------------------------------------------
 def train(args):
-    """Trains a network on --data, saves it, and plots the costs (and boundary)."""
+    """Trains a network on --data, saves it, and plots the costs (and boundary).  Under
+    MPI (see ``--mpi``) each rank reads only its slice of the examples and trains with
+    ``comm=``; rank 0 alone prints, plots and saves."""
     from . import Model
     _check_outputs(("--out", _with_npz(args.out)), ("--plot", args.plot))
-    X, Y, _ = load_data_file(args.data, args.label_column)
-    n_out = _output_units(Y, args.output)
+    comm = _mpi_world(args.mpi)
+    data = _RankData(args, comm)
+    X, Y = data.X, data.Y
+    n_out = data.output_units(args.output)
     dims = [X.shape[0], *args.layers, n_out]
     try:
         model = Model(dims, args.activation, args.output, init=args.init, seed=args.seed,
@@ -42,24 +46,114 @@ def train(args):
         raise ValueError(f"--layers {','.join(map(str, args.layers)) or 'none'} (with "
                          f"n_x = {dims[0]} from the data and n_L = {n_out} from the labels "
                          f"and --output {args.output}): {exc}") from None
-    print(f"Training layers {model.layer_dims}, {args.activation}/{args.output}, "
-          f"{X.shape[1]} examples, engine {args.engine}")
+    say = print if data.rank0 else (lambda *a, **k: None)
+    ranks = f" on {comm.size} MPI ranks" if comm is not None else ""
+    say(f"Training layers {model.layer_dims}, {args.activation}/{args.output}, "
+        f"{data.m} examples{ranks}, engine {args.engine}")
     started = time.perf_counter()
     options = _minibatch_options(args)
     if options:
-        _fit_minibatch(model, X, Y, args, options)
+        _fit_minibatch(model, X, Y, args, data.held_out(options), comm, data.rank0)
     else:
         with _ProgressBar(args.iterations) as bar:
             model.fit(X, Y, learning_rate=args.learning_rate, num_iterations=args.iterations,
-                      record_every=args.record_every, callback=bar)
-    print(f"Trained {model.n_iter_} iterations in {time.perf_counter() - started:.2f} s; "
-          f"final cost {model.final_cost_:.6f}")
+                      record_every=args.record_every, callback=bar, comm=comm)
+    say(f"Trained {model.n_iter_} iterations in {time.perf_counter() - started:.2f} s; "
+        f"final cost {model.final_cost_:.6f}")
     if args.output != "linear":
-        print(f"Train accuracy: {100 * model.score(X, Y):.2f} %")
-    print(f"Saved the model to {model.save(args.out)}")
-    if args.plot:
-        _write_plots(model, X, Y, args)
+        say(f"Train accuracy: {100 * data.accuracy(model):.2f} %")
+    if data.rank0:
+        print(f"Saved the model to {model.save(args.out)}")
+        if args.plot:
+            _write_plots(model, X, Y, args, boundary=comm is None)
     return 0
+
+
+def _mpi_world(forced):
+    """MPI.COMM_WORLD when this process was started by an MPI launcher (mpiexec sets
+    PMI_SIZE or OMPI_COMM_WORLD_SIZE) with more than one rank, or with ``--mpi``; else
+    None.  Without mpi4py, only ``--mpi`` is an error."""
+    launched = any(int(os.environ.get(v, "1") or 1) > 1 for v in MPI_SIZE_VARIABLES)
+    if not (forced or launched):
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        if forced:
+            raise ImportError("--mpi needs mpi4py and an MPI: pip install 'deepjit[mpi]'") \
+                from None
+        return None
+    return MPI.COMM_WORLD if forced or MPI.COMM_WORLD.size > 1 else None
+
+
+MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
+
+
+class _RankData:
+    """--data as this process trains on it: all of it, or under MPI (``comm``) this
+    rank's contiguous slice (``distributed.shard_slice`` of the training examples; an
+    .h5 file is read only there), with ``m`` the number of examples of all ranks."""
+
+    def __init__(self, args, comm):
+        self.args, self.comm, self.rank0 = args, comm, comm is None or comm.rank == 0
+        if comm is None:
+            self.X, self.Y, _ = load_data_file(args.data, args.label_column)
+            self.m = self.X.shape[1]
+            return
+        from .distributed import agree_on_errors, shard_slice
+        self.n_val = 0
+
+        def part(m):
+            self.n_val = _held_out_count(m, args.validation_fraction)
+            return shard_slice(m - self.n_val, comm)
+        self.X, self.Y, _ = agree_on_errors(
+            comm, lambda: load_data_file(args.data, args.label_column, part=part))
+        self.m = comm.allreduce(self.X.shape[1]) + self.n_val     # the file's examples
+        self.validation = None
+
+    def output_units(self, output):
+        """n_L from the labels of all ranks (for softmax the largest label of any)."""
+        if self.comm is None or output != "softmax":
+            return _output_units(self.Y, output)
+        from mpi4py import MPI
+        from .distributed import agree_on_errors
+        largest = agree_on_errors(self.comm, lambda: _output_units(self.Y, output)) - 1
+        return max(2, self.comm.allreduce(largest, op=MPI.MAX) + 1)
+
+    def held_out(self, options):
+        """The mini-batch options for this rank: under MPI, --validation-fraction becomes
+        ``validation_data``, the file's last examples, read by every rank."""
+        if self.comm is None or "validation_fraction" not in options:
+            return options
+        options = dict(options)
+        del options["validation_fraction"]
+        n_val = self.n_val
+        Xv, Yv, _ = load_data_file(self.args.data, self.args.label_column,
+                                   part=lambda m: slice(m - n_val, m))
+        self.validation = (Xv, Yv)
+        return {**options, "validation_data": self.validation}
+
+    def accuracy(self, model):
+        """The accuracy over all the file's examples (as in one process: the held-out
+        ones too, counted on rank 0)."""
+        if self.comm is None:
+            return model.score(self.X, self.Y)
+        right = model.score(self.X, self.Y) * self.X.shape[1]
+        if self.validation is not None and self.rank0:
+            right += model.score(*self.validation) * self.n_val
+        return self.comm.allreduce(right) / self.m
+
+
+def _held_out_count(m, fraction):
+    """How many of the last examples --validation-fraction holds out (as
+    ``minibatch.split_validation`` does; at least one left on each side)."""
+    if fraction is None:
+        return 0
+    n_val = int(np.floor(m * fraction))
+    if not 1 <= n_val < m:
+        raise ValueError(f"--validation-fraction {fraction}: leaves no example on one side "
+                         f"of m = {m}")
+    return n_val
 
 
 def _with_npz(path):
@@ -96,13 +190,14 @@ def _minibatch_options(args):
     return options
 
 
-def _fit_minibatch(model, X, Y, args, options):
-    """Mini-batch training with a bar over epochs (cost, validation accuracy)."""
+def _fit_minibatch(model, X, Y, args, options, comm=None, rank0=True):
+    """Mini-batch training with a bar over epochs (cost, validation accuracy) on rank 0."""
     if "num_epochs" not in options:
         options["num_iterations"] = args.iterations
-    with _EpochBar(options.get("num_epochs")) as bar:
-        model.fit(X, Y, learning_rate=args.learning_rate, on_epoch=bar, **options)
-    if model.best_epoch_ is not None:
+    with _EpochBar(options.get("num_epochs") if rank0 else False) as bar:
+        model.fit(X, Y, learning_rate=args.learning_rate, on_epoch=bar, comm=comm,
+                  **options)
+    if model.best_epoch_ is not None and rank0:
         print(f"Early stopping: kept the parameters of epoch {model.best_epoch_}")
 
 
@@ -144,7 +239,8 @@ class _EpochBar(_ProgressBar):
 
     def __enter__(self):
         from tqdm import tqdm
-        self.bar = tqdm(total=self.total, unit="epoch", desc="training", file=sys.stderr)
+        if self.total is not False:         # False: a quiet MPI rank
+            self.bar = tqdm(total=self.total, unit="epoch", desc="training", file=sys.stderr)
         return self
 
     def __call__(self, record):
@@ -155,14 +251,14 @@ class _EpochBar(_ProgressBar):
         self.bar.set_postfix(shown, refresh=False)
 
 
-def _write_plots(model, X, Y, args):
+def _write_plots(model, X, Y, args, boundary=True):
     from . import plots
     if model.history_ is not None:
         plots.plot_history(model.history_, path=args.plot)
     else:
         plots.plot_costs(model.costs_, args.learning_rate, args.record_every, path=args.plot)
     print(f"Wrote the cost curve to {args.plot}")
-    if X.shape[0] == 2:
+    if X.shape[0] == 2 and boundary:      # not under MPI: rank 0 holds a part of X
         plot = Path(args.plot)
         boundary = plot.with_name(f"{plot.stem}_boundary{plot.suffix}")
         plots.plot_decision_boundary(model, X, Y, path=boundary)
@@ -340,6 +436,11 @@ def _add_train(commands):
                    help="how the cpu and cuda engines compute (default auto: the cheapest)")
     p.add_argument("--threads", type=_positive(int), help="cpu engine threads (default: "
                    "all cores)")
+    p.add_argument("--mpi", action="store_true", help="train over MPI.COMM_WORLD (mpi4py) "
+                   "even on one rank; without it, MPI is used when mpiexec started more "
+                   "than one rank. Each rank reads only its slice of --data (an .h5 file "
+                   "from disk; .npz and .csv are read whole, then cut); rank 0 prints and "
+                   "saves")
     _add_minibatch_arguments(p)
     p.add_argument("--out", default="model.npz", help="model file to write (default "
                    "model.npz)")

@@ -109,42 +109,78 @@ def _h5py():
     return h5py
 
 
-def load_h5_images(path):
+def load_h5_images(path, part=None):
     """One course .h5 file: ``(x_orig (m, 64, 64, 3) uint8, y (1, m), classes)``.  The
     dataset names are found by their prefixes (``*_set_x``, ``*_set_y``); both must be
-    numeric datasets with one entry per example."""
+    numeric datasets with one entry per example.  ``part(m)``, a slice of ``range(m)``,
+    reads only those examples."""
+    x, y, classes, _ = _read_h5(path, part, course_only=True)
+    return x, y, classes
+
+
+def _h5_names(path, f, course_only):
+    """``(X's name, Y's name or None, whether examples are rows of a plain X)``: a file
+    with a dataset ``X`` (and ``Y`` or ``y``), else a course file."""
+    names = list(f.keys())
+    if "X" in names and not course_only:
+        return "X", next((n for n in ("Y", "y") if n in names), None), True
+    x_name = next((n for n in names if n.endswith("_set_x")), None)
+    y_name = next((n for n in names if n.endswith("_set_y")), None)
+    if x_name is None or y_name is None:
+        raise ValueError(f"{path}: expected datasets '*_set_x' and '*_set_y'"
+                         f"{'' if course_only else ' (or X and y)'}, found {names}")
+    return x_name, y_name, False
+
+
+def _read_h5(path, part, course_only=False):
+    """``(x (m, ...), y (1, m) or (n, m) or None, classes, plain)`` of an .h5 file
+    (:func:`_h5_names`), the examples ``part(m)`` only."""
     path = os.fsdecode(os.fspath(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such data file: {os.path.abspath(path)}")
     h5py = _h5py()
     try:
         with h5py.File(path, "r") as f:
-            names = list(f.keys())
-            x_name = next((n for n in names if n.endswith("_set_x")), None)
-            y_name = next((n for n in names if n.endswith("_set_y")), None)
-            if x_name is None or y_name is None:
-                raise ValueError(f"{path}: expected datasets '*_set_x' and '*_set_y', found "
-                                 f"{names}")
-            x, y = (_h5_numbers(path, f, name, h5py) for name in (x_name, y_name))
+            x_name, y_name, plain = _h5_names(path, f, course_only)
+            shape = getattr(f[x_name], "shape", ())
+            m = shape[0] if shape else 0
+            rows = part(m) if part is not None else slice(0, m)
+            x = _h5_numbers(path, f, x_name, h5py, rows)
+            y = None if y_name is None else _h5_labels(path, f, y_name, h5py, m, rows)
             classes = np.array(f["list_classes"][:]) if "list_classes" in f else None
     except (OSError, KeyError, TypeError, RuntimeError) as exc:   # h5py's own errors
-        raise ValueError(f"{path}: not a readable .h5 image file ({exc})") from None
-    if x.ndim < 2 or y.size != x.shape[0]:
-        raise ValueError(f"{path}: expected images (m, ...) and m labels, got shapes "
-                         f"{x.shape} and {y.shape}")
-    return x, y.reshape((1, y.size)), classes
+        raise ValueError(f"{path}: not a readable .h5 data file ({exc})") from None
+    if x.ndim < 2 or (y is not None and y.shape[1] != x.shape[0]):
+        raise ValueError(f"{path}: expected examples (m, ...) and m labels, got shapes "
+                         f"{x.shape} and {None if y is None else y.shape}")
+    return x, y, classes, plain
 
 
-def _h5_numbers(path, f, name, h5py):
-    """Dataset ``name`` as an array, after checking that it is a numeric dataset (not a
-    group, not strings) that fits in memory."""
+def _h5_numbers(path, f, name, h5py, rows=slice(None)):
+    """Dataset ``name`` (its examples ``rows``) as an array, after checking that it is a
+    numeric dataset (not a group, not strings) that fits in memory."""
     item = f[name]
     if not isinstance(item, h5py.Dataset) or item.dtype.kind not in NUMBER_KINDS:
         kind = type(item).__name__ if not isinstance(item, h5py.Dataset) else item.dtype
         raise ValueError(f"{path}: {name!r} must be a dataset of numbers, found {kind}")
-    check_memory("data", math.prod(item.shape) * (item.dtype.itemsize + 16),
-                 f"{path} ({name!r} {item.shape}, flattened to float64)")
-    return np.array(item[()])
+    shape = item.shape
+    if shape:
+        shape = (len(range(*rows.indices(shape[0]))),) + shape[1:]
+    check_memory("data", math.prod(shape) * (item.dtype.itemsize + 16),
+                 f"{path} ({name!r} {shape}, flattened to float64)")
+    return np.array(item[rows] if item.shape else item[()])
+
+
+def _h5_labels(path, f, name, h5py, m, rows):
+    """The labels of examples ``rows``: ``(m,)`` or ``(m, n)`` stored, read as
+    ``(1, k)`` or ``(n, k)``; other shapes (``(1, m)``) read whole as one row, then cut."""
+    shape = getattr(f[name], "shape", ())
+    if len(shape) in (1, 2) and shape[0] == m:
+        y = _h5_numbers(path, f, name, h5py, rows)
+        return y.reshape(1, -1) if y.ndim == 1 else y.T
+    y = _h5_numbers(path, f, name, h5py, slice(None))
+    y = y.reshape((1, y.size))
+    return y[:, rows] if y.size == m else y
 
 
 def load_catvnoncat(path):
@@ -173,18 +209,21 @@ def flatten_images(x_orig):
 
 
 # -- data files (the command line's --data) ----------------------------------------------
-def load_data_file(path, label_column=None, need_labels=True):
+def load_data_file(path, label_column=None, need_labels=True, part=None):
     """A data file as ``DataFile(X (n_x, m), Y (n, m) or None, images)``, by suffix:
 
     - ``.h5`` / ``.hdf5``: a course image file (``*_set_x``, ``*_set_y``), flattened and
-      scaled to [0, 1] as the course does (``images`` gives the class names and shape);
+      scaled to [0, 1] as the course does (``images`` gives the class names and shape),
+      or examples as rows: ``X (m, n_x)`` and ``y`` or ``Y`` (``(m,)`` or ``(m, n)``);
     - ``.npz``: ``X`` of shape ``(n_x, m)``, one example per COLUMN as in the course, and
       ``Y`` of shape ``(n, m)`` or ``(m,)`` (optional);
     - ``.csv``: a header row, one example per ROW; the label column is ``label_column``
       (default ``label``, else ``y``), the other columns are the features.
 
-    ``need_labels`` refuses a file without labels.  Problems are ValueErrors naming the
-    file (FileNotFoundError when it is missing)."""
+    ``need_labels`` refuses a file without labels.  ``part(m)``, a slice of
+    ``range(m)``, keeps only those examples: read alone from an .h5 file, cut from the
+    others after reading them whole (as each MPI rank of ``deepjit train`` does).
+    Problems are ValueErrors naming the file (FileNotFoundError when it is missing)."""
     path = os.fsdecode(os.fspath(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such data file: {path}")
@@ -193,16 +232,28 @@ def load_data_file(path, label_column=None, need_labels=True):
         raise ValueError(f"{path}: unknown data format {suffix!r}; expected one of "
                          f"{sorted(DATA_READERS)}")
     read = DATA_READERS[suffix]
-    data = read(path, label_column) if read is load_csv else read(path)
+    if read is load_h5:
+        data = load_h5(path, part)
+    else:
+        data = read(path, label_column) if read is load_csv else read(path)
+        if part is not None:
+            rows = part(data.X.shape[1])
+            data = data._replace(X=data.X[:, rows],
+                                 Y=None if data.Y is None else data.Y[:, rows])
     if need_labels and data.Y is None:
         raise ValueError(f"{path}: no labels found (training needs them)")
     return data
 
 
-def load_h5(path):
-    """A course image file as ``DataFile(X (h*w*c, m) in [0, 1], Y (1, m), Images)``."""
-    x_orig, y, classes = load_h5_images(path)
-    return DataFile(flatten_images(x_orig), y, Images(classes, x_orig.shape[1:]))
+def load_h5(path, part=None):
+    """A course image file as ``DataFile(X (h*w*c, m) in [0, 1], Y (1, m), Images)``, or
+    a file of examples as rows, ``X (m, n_x)`` and ``y`` or ``Y`` ``(m,)`` or ``(m, n)``
+    (optional), as ``DataFile(X (n_x, m), Y (n, m) or None, None)``; ``part(m)`` (a
+    slice) reads only those examples from disk."""
+    x, y, classes, plain = _read_h5(path, part)
+    if plain:
+        return DataFile(x.T.astype(np.float64), y, None)
+    return DataFile(flatten_images(x), y, Images(classes, x.shape[1:]))
 
 
 def load_npz(path):

@@ -14,8 +14,9 @@ import numpy as np
 
 from . import blocks as blocks_module
 from .training import InterruptFlag
+from .validation import check_memory
 
-__all__ = ["shard_slice", "make_trainer", "AgreedInterrupt"]
+__all__ = ["shard_slice", "make_trainer", "AgreedInterrupt", "MiniBatchShard"]
 
 SHARDED_FORMULATIONS = ("auto", "streamed")
 
@@ -71,12 +72,25 @@ class AgreedInterrupt(InterruptFlag):
         return per_call
 
 
-def _allreduce_sum(comm):
-    from mpi4py import MPI
+class Collectives:
+    """The few collective calls the trainers make, on an mpi4py communicator."""
 
-    def allreduce(buffer):
-        comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
-    return allreduce
+    def __init__(self, comm):
+        self.comm, self.rank, self.size = comm, comm.rank, comm.size
+
+    def allreduce(self, buffer):
+        """Sums ``buffer`` (a numpy array) over the ranks, in place."""
+        from mpi4py import MPI
+        self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+
+    def bcast(self, value):
+        """Rank 0's ``value`` (any picklable object) on every rank."""
+        return self.comm.bcast(value, root=0)
+
+    def bcast_array(self, array):
+        """Rank 0's values of a contiguous numpy array, in place on every rank."""
+        if array.size:
+            self.comm.Bcast(array, root=0)
 
 
 def check_sharded(engine, formulation, comm):
@@ -87,9 +101,8 @@ def check_sharded(engine, formulation, comm):
         raise ValueError(f"formulation: data on disk, examples as rows and comm= train with "
                          f"the 'streamed' formulation (blocks of examples through all "
                          f"layers); {formulation!r} needs all of X in memory at once")
-    if comm is not None and not all(hasattr(comm, a) for a in ("Allreduce", "Bcast", "rank")):
-        raise ValueError(f"comm: expected an mpi4py communicator such as MPI.COMM_WORLD, "
-                         f"got {comm!r}")
+    if comm is not None:
+        check_communicator(comm)
 
 
 def make_trainer(parameters, X, Y, net, dtype, learning_rate, layout="columns", comm=None,
@@ -97,20 +110,78 @@ def make_trainer(parameters, X, Y, net, dtype, learning_rate, layout="columns", 
     """The trainer for this rank's X and Y (checked block by block first, every rank
     agreeing), starting from rank 0's ``parameters``; returns ``(trainer, m)`` with m
     the number of examples of all ranks."""
-    from .engines.cpu.sharded import ShardedTrainer
+    from .engines.cpu.sharded import ShardedTrainer, working_bytes
 
     def checked_blocks():
         blocks = blocks_module.Blocks(X, Y, net, dtype, layout)
+        check_memory("formulation", working_bytes(blocks, net, num_threads=num_threads),
+                     f"the streamed formulation's buffers for {list(net.layer_dims)} over "
+                     f"blocks of {blocks.block} examples", "; fewer threads (num_threads) "
+                     "or smaller layers need less")
         blocks.check()
         return blocks
     blocks = agree_on_errors(comm, checked_blocks)
     m, allreduce = blocks.m, None
     if comm is not None:
         m = comm.allreduce(blocks.m)
-        allreduce = _allreduce_sum(comm)
+        allreduce = Collectives(comm).allreduce
         parameters = {k: np.ascontiguousarray(v) for k, v in parameters.items()}
         for k in sorted(parameters):
             comm.Bcast(parameters[k], root=0)
     trainer = ShardedTrainer(parameters, blocks, net, learning_rate, m, allreduce,
                              num_threads=num_threads)
     return trainer, m
+
+
+# -- mini-batch ----------------------------------------------------------------------------
+class MiniBatchShard:
+    """This rank's examples for mini-batch training over ``comm``: rank r holds the global
+    examples ``offsets[r] .. offsets[r + 1] - 1``, i.e. the ranks' X put side by side in
+    rank order are the one-process X (``shard_slice`` cuts it so).  The shard is read
+    into memory (example-major, as the one-process engine keeps it) and checked, every
+    rank agreeing; ``validation_data`` is given alike on every rank (rank 0 evaluates
+    it), ``validation_fraction`` is refused (the held-out part would sit on the last
+    ranks only)."""
+
+    def __init__(self, comm, X, Y, net, dtype, layout, validation_data, validation_fraction):
+        from .minibatch import split_validation
+        check_communicator(comm)
+
+        def load():
+            if validation_fraction is not None:
+                raise ValueError("validation_fraction: with comm= give validation_data "
+                                 "(the same on every rank) instead")
+            _, _, validation = split_validation(None, None, net, dtype, validation_data, None)
+            return load_shard(X, Y, net, dtype, layout) + (validation,)
+        self.Xe, self.Ye, self.validation = agree_on_errors(comm, load)
+        self.ranks, self.net = Collectives(comm), net
+        counts = comm.allgather(self.Xe.shape[0])
+        self.m, self.start = sum(counts), sum(counts[:comm.rank])
+        if len(set(comm.allgather(self.validation is not None))) > 1:
+            raise ValueError("validation_data: give it on every rank or on none")
+
+    def trainer(self, parameters, state, plan):
+        from .engines.cpu.sharded_minibatch import ShardedMiniBatchTrainer
+        return ShardedMiniBatchTrainer(parameters, state, self.Xe, self.Ye, self.net, plan,
+                                       self.m, self.start, self.ranks)
+
+
+def check_communicator(comm):
+    if not all(hasattr(comm, a) for a in ("Allreduce", "Bcast", "rank", "allgather")):
+        raise ValueError(f"comm: expected an mpi4py communicator such as MPI.COMM_WORLD, "
+                         f"got {comm!r}")
+
+
+def load_shard(X, Y, net, dtype, layout):
+    """This rank's X and Y, checked, as example-major ``Xe : (m_local, n_0)`` and
+    ``Ye : (m_local, n_L)`` arrays of ``dtype``, read block by block (X on disk, or in
+    memory as columns or rows)."""
+    blocks = blocks_module.Blocks(X, Y, net, dtype, layout)
+    n0, nL = net.layer_dims[0], net.layer_dims[-1]
+    check_memory("X", blocks.m * (n0 + nL) * np.dtype(dtype).itemsize,
+                 f"this rank's {blocks.m} examples in memory for mini-batch training",
+                 "; more ranks hold fewer each")
+    Xe, Ye = np.empty((blocks.m, n0), dtype), np.empty((blocks.m, nL), dtype)
+    for (j0, j1), (Xb, Yb) in zip(blocks.ranges(), blocks):
+        Xe[j0:j1], Ye[j0:j1] = Xb.T, Yb.T
+    return Xe, Ye

@@ -235,17 +235,18 @@ class _EarlyStopper:
 
 
 def run_epochs(trainer, m, plan, n_steps, validation=None, stopping=None, output="sigmoid",
-               on_epoch=None, callback=None, interrupt=None):
+               on_epoch=None, callback=None, interrupt=None, agree=None):
     """``n_steps`` updates; returns a :class:`MiniBatchLog`.  ``on_epoch(record)`` gets
     each finished epoch's history entry; ``callback(iterations_done, cost)`` runs after
     every compiled call.  Stops early once ``interrupt.raised`` (an
     :class:`~deepjit.training.InterruptFlag` the caller holds until it has kept the
-    parameters; one of its own when None).  Raises :class:`TrainingDiverged` (the
-    trainer keeps the last finite parameters)."""
+    parameters; one of its own when None).  ``agree(n)`` turns each next call's length
+    into the one all MPI ranks use (``distributed.AgreedInterrupt.agree``).  Raises
+    :class:`TrainingDiverged` (the trainer keeps the last finite parameters)."""
     if interrupt is None:
         with InterruptFlag() as interrupt:
             return run_epochs(trainer, m, plan, n_steps, validation, stopping, output,
-                              on_epoch, callback, interrupt)
+                              on_epoch, callback, interrupt, agree)
     nb, log, per_call = batches_per_epoch(m, plan.batch_size), MiniBatchLog(), None
     epoch_cost = _EpochCost(m, plan.batch_size)
     stopper = stopping and _EarlyStopper(stopping, "val_cost" if validation else "cost")
@@ -258,6 +259,8 @@ def run_epochs(trainer, m, plan, n_steps, validation=None, stopping=None, output
         if not (np.all(np.isfinite(costs)) and trainer.is_finite()):
             raise _diverged(trainer, snapshot, order, epoch, n, log.iterations)
         per_call = max(1, int(n * CHUNK_SECONDS / max(time.perf_counter() - started, 1e-9)))
+        if agree is not None:
+            per_call = agree(per_call)
         log.iterations += n
         epoch_cost.add(b, costs)
         log.final_cost = epoch_cost.mean()

@@ -1,4 +1,5 @@
 """``Model``: validation, initialisation, fit / predict, save / load; picks an engine."""
+import dataclasses
 import importlib
 
 import numpy as np
@@ -134,7 +135,9 @@ class Model:
         takes examples as rows, ``X : (m, n_x)`` and ``Y : (m, n_L)`` or ``(m,)``, the
         usual file layout, without a transposed copy; ``comm`` (an mpi4py communicator)
         trains on the shards that the ranks hold together, one Allreduce per iteration,
-        rank 0 printing.  Returns the model."""
+        rank 0 printing.  Mini-batch options with ``comm`` train on the one-process run's
+        batches, one Allreduce per batch: rank r's X continues where rank r - 1's ends
+        (:class:`deepjit.distributed.MiniBatchShard`).  Returns the model."""
         learning_rate = positive_number("learning_rate", learning_rate)
         record_every = positive_int("record_every", record_every)
         _check_hook("callback", callback, allowed=(type(None),))
@@ -149,11 +152,18 @@ class Model:
                              "gradient descent only; mini-batch options run on the 'cpu' "
                              "and 'numpy' engines")
         layout = check_choice("layout", layout, blocks.LAYOUTS)
+        if given and comm is not None:
+            if self.engine != "cpu":
+                raise ValueError(f"engine: mini-batch training with comm= runs on the 'cpu' "
+                                 f"engine, got {self.engine!r}")
+            return self._fit_minibatch(X, Y, learning_rate, num_iterations, print_cost,
+                                       callback, comm=comm, layout=layout, **options)
         if comm is not None or blocks.needs_blocks(X, Y, layout):
             if given:
                 raise ValueError(f"{given[0]}: mini-batch training needs X in memory in one "
-                                 "process; data on disk, examples as rows and comm= train "
-                                 "by full-batch gradient descent")
+                                 "process, or comm= (each rank holding its shard); data on "
+                                 "disk and examples as rows alone train by full-batch "
+                                 "gradient descent")
             return self._fit_sharded(X, Y, learning_rate, num_iterations, print_cost,
                                      record_every, callback, comm, layout)
         X = self._check_X(X)
@@ -224,11 +234,19 @@ class Model:
                        batch_size=None, num_epochs=None, optimizer=None, schedule=None, l2=0.0,
                        keep_prob=1.0, validation_data=None, validation_fraction=None,
                        early_stopping=False, patience=10, min_delta=0.0, shuffle=True,
-                       seed=None, on_epoch=None):
-        from . import minibatch     # on first use: it loads the compiled engines' rules
-        X, Y, validation = minibatch.split_validation(X, Y, self.net, self.dtype,
-                                                      validation_data, validation_fraction)
-        m, state = X.shape[1], self.optimizer_state_
+                       seed=None, on_epoch=None, comm=None, layout="columns"):
+        """Mini-batch ``fit``; with ``comm``, over the shards the ranks hold (see
+        :class:`deepjit.distributed.MiniBatchShard`), rank 0 printing and reporting."""
+        from . import distributed, minibatch   # on first use: the compiled engines' rules
+        if comm is None:
+            X, Y, validation = minibatch.split_validation(X, Y, self.net, self.dtype,
+                                                          validation_data, validation_fraction)
+            m, rank0 = X.shape[1], True
+        else:
+            shard = distributed.MiniBatchShard(comm, X, Y, self.net, self.dtype, layout,
+                                               validation_data, validation_fraction)
+            m, validation, rank0 = shard.m, shard.validation, comm.rank == 0
+        state = self.optimizer_state_
         if seed is None:
             seed = state.seed if state is not None else (
                 self.seed if isinstance(self.seed, int) else None)
@@ -236,19 +254,28 @@ class Model:
                                    l2, keep_prob, seed, shuffle)
         n_steps = minibatch.steps_for(num_iterations, num_epochs, m, plan.batch_size)
         stopping = minibatch.check_early_stopping(early_stopping, patience, min_delta)
+        if comm is not None:    # a seed drawn at random: rank 0's
+            plan = dataclasses.replace(plan, seed=shard.ranks.bcast(plan.seed))
         if state is None or not state.continues(plan, m):
             state = minibatch.OptimizerState.fresh(plan, self._params, m)
-        engine = importlib.import_module(f"deepjit.engines.{MINIBATCH_ENGINES[self.engine]}")
-        trainer = engine.MiniBatchTrainer(self._params, state, X, Y, self.net, plan)
+        if comm is None:
+            engine = importlib.import_module(
+                f"deepjit.engines.{MINIBATCH_ENGINES[self.engine]}")
+            trainer = engine.MiniBatchTrainer(self._params, state, X, Y, self.net, plan)
+            interrupt, agree = InterruptFlag(), None
+        else:
+            trainer = shard.trainer(self._params, state, plan)
+            interrupt = distributed.AgreedInterrupt(comm)
+            agree = interrupt.agree
         printer = print_cost if callable(print_cost) else (_print_epoch if print_cost else None)
         report = (lambda r: (printer and printer(r["epoch"], r["cost"]),
-                             on_epoch and on_epoch(r)))
-        with InterruptFlag() as interrupt:      # until the model holds what was reached
+                             on_epoch and on_epoch(r))) if rank0 else None
+        with interrupt:      # until the model holds what was reached
             try:   # batch-sized products: BLAS threads cost more than they give
                 with threadpool_limits(1, user_api="blas"):
                     log = minibatch.run_epochs(trainer, m, plan, n_steps, validation,
-                                               stopping, self.net.output, report, callback,
-                                               interrupt)
+                                               stopping, self.net.output, report,
+                                               callback if rank0 else None, interrupt, agree)
             except TrainingDiverged as diverged:
                 self._keep_minibatch_state(trainer, state)
                 self.n_iter_ = diverged.iterations
@@ -258,7 +285,7 @@ class Model:
         self.costs_, self.final_cost_, self.n_iter_ = list(log.history["cost"]), \
             log.final_cost, log.iterations
         self.interrupted_, self.best_epoch_ = log.interrupted, log.best_epoch
-        if log.interrupted:
+        if log.interrupted and rank0:
             print(f"Interrupted: stopped after {log.iterations} of {n_steps} updates; the "
                   "model keeps the parameters reached.")
         return self

@@ -443,3 +443,8 @@ class MiniBatchTrainer:
         AL = forward(self.theta, layout.arrays, self.codes, self.slope,
                      np.ascontiguousarray(X), acts, ZL)
         return float(cost(ZL, Y, self.codes[-1])), AL.copy()
+
+
+# The per-batch pieces that the sharded mini-batch engine (sharded_minibatch.py) reuses.
+gather_rows, sum_of_squared_weights, update_parameters = _gather, _sum_of_squared_weights, \
+    _update

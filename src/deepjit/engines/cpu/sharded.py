@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit, prange
 from threadpoolctl import threadpool_limits
 
+from ...validation import training_bytes
 from .layers import copy, cost
 from .network import CompiledTrainer, backward, descend, forward
 
@@ -51,6 +52,22 @@ def add_gradient(theta, lay, codes, slope, X, Y, weight, want_cost, chunk, Xc, Y
     return losses.sum()
 
 
+def _threads_and_chunk(blocks, chunk, num_threads):
+    threads = min(num_threads or numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    return threads, int(min(chunk, -(-blocks.block // threads)))
+
+
+def working_bytes(blocks, net, chunk=256, num_threads=None):
+    """About the bytes a :class:`ShardedTrainer` over ``blocks`` allocates: the
+    parameters, each thread's chunk buffers and gradient sum, and the two buffers that
+    blocks are read into from disk."""
+    threads, chunk = _threads_and_chunk(blocks, chunk, num_threads)
+    itemsize = np.dtype(blocks.dtype).itemsize
+    reading = 0 if blocks.in_memory else 2 * net.layer_dims[0] * blocks.block * itemsize
+    return reading + training_bytes(net.layer_dims, blocks.m, "streamed", itemsize, threads,
+                                    chunk)
+
+
 class ShardedTrainer(CompiledTrainer):
     """The engine contract's Trainer over ``blocks`` (a :class:`deepjit.blocks.Blocks`
     of this process's examples), summing over the processes with ``allreduce(buffer)``
@@ -59,8 +76,7 @@ class ShardedTrainer(CompiledTrainer):
 
     def __init__(self, parameters, blocks, net, learning_rate, m, allreduce=None,
                  chunk=256, num_threads=None):
-        threads = min(num_threads or numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
-        self.chunk = int(min(chunk, -(-blocks.block // threads)))
+        threads, self.chunk = _threads_and_chunk(blocks, chunk, num_threads)
         dtype, n_out = np.dtype(blocks.dtype), net.layer_dims[-1]
         no_columns = np.empty((n_out, 0), dtype)   # the data lives in blocks
         super().__init__(parameters, no_columns, no_columns, net, learning_rate,
