@@ -21,7 +21,8 @@ MINIBATCH_OPTIONS = {"batch_size": None, "num_epochs": None, "optimizer": None,
                      "schedule": None, "l2": 0.0, "keep_prob": 1.0, "validation_data": None,
                      "validation_fraction": None, "early_stopping": False, "patience": 10,
                      "min_delta": 0.0, "shuffle": True, "seed": None, "on_epoch": None}
-MINIBATCH_ENGINES = {"numpy": "reference_minibatch", "cpu": "cpu.minibatch"}
+MINIBATCH_ENGINES = {"numpy": "reference_minibatch", "cpu": "cpu.minibatch",
+                     "cuda": "cuda.minibatch"}
 
 
 class Model:
@@ -144,10 +145,6 @@ class Model:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(unknown)}")
         given = [k for k, default in MINIBATCH_OPTIONS.items()
                  if k in options and options[k] is not default and options[k] != default]
-        if given and self.engine not in MINIBATCH_ENGINES:
-            raise ValueError(f"{given[0]}: the {self.engine!r} engine trains by full-batch "
-                             "gradient descent only; mini-batch options run on the 'cpu' "
-                             "and 'numpy' engines")
         layout = check_choice("layout", layout, blocks.LAYOUTS)
         if comm is not None or blocks.needs_blocks(X, Y, layout):
             if given:
@@ -238,6 +235,7 @@ class Model:
         stopping = minibatch.check_early_stopping(early_stopping, patience, min_delta)
         if state is None or not state.continues(plan, m):
             state = minibatch.OptimizerState.fresh(plan, self._params, m)
+        get_engine(self.engine)     # a clear error for engine="cuda" without a GPU
         engine = importlib.import_module(f"deepjit.engines.{MINIBATCH_ENGINES[self.engine]}")
         trainer = engine.MiniBatchTrainer(self._params, state, X, Y, self.net, plan)
         printer = print_cost if callable(print_cost) else (_print_epoch if print_cost else None)

@@ -33,3 +33,6 @@ REDUCE_STRANDS = 8          # ... times strands splitting the NB partial rows
 SHARED_BYTES = 48 * 1024    # numba's static shared memory per block
 MAX_WIDTH = 128             # widest layer (input included) the streamed kernel takes
 MAX_ACCUMULATORS = 128      # gradient registers per thread (sm_90: spills from ~100 on)
+
+# mini-batch training (minibatch.py): a chunk of updates in one block
+MINIBATCH_THREADS = 512     # threads of the block (a power of two)
