@@ -141,3 +141,27 @@ def test_validation_history_and_resume_match_cpu(tmp_path):
     resumed.fit(X, Y, num_epochs=1, **options)
     cpu.fit(X, Y, num_epochs=1, **options)
     assert_same_state(resumed, cpu)
+
+
+# Compiles the mini-batch kernel for a real GPU (sm_90, float64 and float32) without one,
+# calling the shared @njit Philox, optimizer and schedule functions on the device.
+# Needs the CUDA toolkit's compiler libraries (pip install 'deepjit[cuda]'), else skipped.
+COMPILE_FOR_REAL_GPU = """
+from deepjit.engines.cuda import minibatch
+I, I2 = types.Array(types.int64, 1, "C"), types.Array(types.int64, 2, "C")
+V64 = types.float64[::1]
+for dtype in (np.float64, np.float32):
+    f = from_dtype(np.dtype(dtype))
+    V, M = types.Array(f, 1, "C"), types.Array(f, 2, "C")
+    n = types.int64
+    signature = ((V,) * 4 + (I,) * 6 + (f, M, M, I2, n, n, n, I, V64, V64,
+                 types.Array(types.uint64, 1, "C"), V, types.Array(types.uint8, 1, "C"),
+                 V, M, V64))
+    for threads in (256, 1024):
+        check_launchable(minibatch.minibatch_kernel(threads), signature, threads)
+print("COMPILED")
+"""
+
+
+def test_kernel_compiles_for_a_real_gpu():
+    assert cuda_setup.compile_for_a_real_gpu(COMPILE_FOR_REAL_GPU).strip() == "COMPILED"
