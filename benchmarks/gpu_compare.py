@@ -63,6 +63,10 @@ def parse_args():
                         help="a launch setting of deepjit.engines.cuda.settings, "
                              "e.g. BLOCK_THREADS=1024 (repeatable)")
     parser.add_argument("--no-torch", action="store_true", help="time deepjit alone")
+    parser.add_argument("--precision", choices=["float32", "tf32", "bf16"], default="float32",
+                        help="deepjit's opt-in lower precision of the host loop's products "
+                             "(settings.PRECISION; it runs formulation 'dense'), and "
+                             "PyTorch's: TF32 matmuls, or bfloat16 autocast")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--m", type=int, default=None,
                         help="examples in every case (synthetic data; default: the case's)")
@@ -107,7 +111,16 @@ def median_ms_deepjit(params, X, Y, net, iterations, repeats, formulation):
     return ms, W1, type(trainer).__name__
 
 
-def torch_trainer(params, X, Y, L, torch):
+def torch_precision(torch, precision):
+    """A context for PyTorch's products in ``precision`` (TF32 is a global switch)."""
+    import contextlib
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    if precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def torch_trainer(params, X, Y, L, torch, precision="float32"):
     """One-iteration closure of the same gradient descent in PyTorch (no autograd)."""
     dev = torch.device("cuda")
     W = [None] + [torch.from_numpy(params[f"W{l}"]).to(dev) for l in range(1, L + 1)]
@@ -115,6 +128,11 @@ def torch_trainer(params, X, Y, L, torch):
     X, Y, m = torch.from_numpy(X).to(dev), torch.from_numpy(Y).to(dev), X.shape[1]
 
     def steps(n):
+        with torch_precision(torch, precision):
+            iterate(n)
+        torch.cuda.synchronize()
+
+    def iterate(n):
         for _ in range(n):
             As = [X]
             for l in range(1, L):
@@ -126,11 +144,10 @@ def torch_trainer(params, X, Y, L, torch):
                     dZ = (W[l].T @ dZ) * (As[l - 1] > 0)
                 W[l] -= LEARNING_RATE * dW
                 b[l] -= LEARNING_RATE * db
-        torch.cuda.synchronize()
     return steps, W
 
 
-def median_ms_torch(params, X, Y, L, iterations, repeats):
+def median_ms_torch(params, X, Y, L, iterations, repeats, precision="float32"):
     """``(ms per iteration, W1 after one iteration)``, or ``(None, None)`` without
     PyTorch CUDA."""
     try:
@@ -139,7 +156,7 @@ def median_ms_torch(params, X, Y, L, iterations, repeats):
         return None, None
     if not torch.cuda.is_available():
         return None, None
-    steps, W = torch_trainer(params, X, Y, L, torch)
+    steps, W = torch_trainer(params, X, Y, L, torch, precision)
     steps(1)
     W1 = W[1].cpu().numpy()
     return median_ms(steps, iterations, repeats), W1
@@ -159,7 +176,7 @@ def relative_difference(a, b):
 
 
 def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_torch,
-             dtype):
+             dtype, precision="float32"):
     from deepjit.initializers import initialize
     from deepjit.network import Network
     X, Y, source = data_for(name, dims, m, tiny, dtype)
@@ -168,7 +185,7 @@ def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_t
     ours, W1, trainer = median_ms_deepjit(params, X, Y, net, iterations, repeats,
                                           formulation)
     theirs, W1_torch = (None, None) if no_torch else median_ms_torch(
-        params, X, Y, net.L, iterations, repeats)
+        params, X, Y, net.L, iterations, repeats, precision)
     W1_cpu = cpu_after_one_iteration(params, X, Y, net)
     cells = [name, f"{dims[0]} x {X.shape[1]} {source}", trainer, f"{ours:.4g}",
              "n/a" if theirs is None else f"{theirs:.4g}",
@@ -319,10 +336,12 @@ def main():
         settings.THREADS_PER_BLOCK, settings.MAX_BLOCKS, settings.TILE = 8, 4, 4
         settings.BLOCK_THREADS = settings.EXAMPLES_THREADS = settings.MINIBATCH_THREADS = 8
     apply_settings(args.set)
+    from deepjit.engines.cuda import settings as cuda_settings
+    cuda_settings.PRECISION = args.precision
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)
     where = "CUDA simulator" if engine.SIMULATOR else "GPU"
-    print(f"{args.dtype}, {where}, median of {repeats} x {iterations} iterations, ms per iteration")
+    print(f"{args.dtype}, products in {args.precision}, {where}, median of {repeats} x {iterations} iterations, ms per iteration")
     print("case | X | trainer | deepjit cuda | torch | ratio | target | W1 vs cpu | "
           "torch W1 vs cpu")
     cases = TINY_CASES if args.tiny else CASES
@@ -336,7 +355,7 @@ def main():
         if args.dtype != "float32":       # the targets are float32 ones
             target = None
         run_case(name, dims, m, target, args.tiny, iterations, repeats, args.formulation,
-                 args.no_torch, args.dtype)
+                 args.no_torch, args.dtype, args.precision)
 
 
 if __name__ == "__main__":

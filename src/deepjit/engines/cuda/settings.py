@@ -9,6 +9,9 @@ THREADS_PER_BLOCK = 256     # 1-D kernels; a power of two (the row reductions ne
 MAX_BLOCKS = 4096           # grid-stride loops cover the rest
 TILE = 16                   # tiled matmul: TILE x TILE threads, two TILE x TILE tiles
 USE_CUBLAS = True           # large products through CuPy's cuBLAS when it is there
+PRECISION = "float32"       # opt-in lower precision of the host loop's products (float32
+                            # models): "tf32" or "bf16", operands rounded to 11 or 8
+                            # significant bits, float32 sums (see device.product)
 CUBLAS_MIN_WORK = 32 ** 3   # ... from this many multiply-adds (M * N * K) on
 
 # small networks in one block (dense_block.py)
