@@ -11,7 +11,7 @@ import pytest
 from conftest import assert_rel
 from test_minibatch import problem
 
-from deepjit import Model, optim
+from deepjit import Model, TrainingDiverged, optim
 from deepjit.engines import cuda as engine
 from deepjit.engines import philox
 from deepjit.engines.cuda import minibatch, settings
@@ -165,3 +165,21 @@ print("COMPILED")
 
 def test_kernel_compiles_for_a_real_gpu():
     assert cuda_setup.compile_for_a_real_gpu(COMPILE_FOR_REAL_GPU).strip() == "COMPILED"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # the simulator's overflows
+def test_divergence_keeps_the_last_finite_parameters_as_the_cpu_engine():
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((3, 12)) * 100, rng.standard_normal((1, 12)) * 100
+    stopped = {}
+    for name in ("cuda", "cpu"):
+        model = Model([3, 4, 1], "relu", "linear", seed=1, engine=name)
+        with pytest.raises(TrainingDiverged) as error:
+            model.fit(X, Y, learning_rate=10.0, batch_size=4, num_epochs=20,
+                      optimizer="momentum")
+        assert all(np.isfinite(v).all() for v in model.parameters.values())
+        assert model.n_iter_ == error.value.iterations == model.optimizer_state_.step
+        stopped[name] = model
+    assert stopped["cuda"].n_iter_ == stopped["cpu"].n_iter_
+    for key, value in stopped["cpu"].parameters.items():
+        assert_rel(stopped["cuda"].parameters[key], value, 1e-10)
