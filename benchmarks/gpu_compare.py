@@ -341,7 +341,8 @@ def main():
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)
     where = "CUDA simulator" if engine.SIMULATOR else "GPU"
-    print(f"{args.dtype}, products in {args.precision}, {where}, median of {repeats} x {iterations} iterations, ms per iteration")
+    print(f"{args.dtype}, products in {args.precision}, {where}, median of {repeats} x "
+          f"{iterations} iterations, ms per iteration (minibatch: ms per epoch)")
     print("case | X | trainer | deepjit cuda | torch | ratio | target | W1 vs cpu | "
           "torch W1 vs cpu")
     cases = TINY_CASES if args.tiny else CASES

@@ -26,6 +26,7 @@ DIMS = (5, 7, 6, 3)
 @pytest.fixture(autouse=True)
 def small_block(monkeypatch):
     monkeypatch.setattr(settings, "MINIBATCH_THREADS", 8)
+    monkeypatch.setattr(settings, "MINIBATCH_BLOCKS", 3)    # 3 column ranges (one block)
 
 
 def fit_both(dims, hidden, output, X, Y, dtype="float64", **options):
@@ -154,9 +155,9 @@ for dtype in (np.float64, np.float32):
     f = from_dtype(np.dtype(dtype))
     V, M = types.Array(f, 1, "C"), types.Array(f, 2, "C")
     n = types.int64
-    signature = ((V,) * 4 + (I,) * 6 + (f, M, M, I2, n, n, n, I, V64, V64,
+    signature = ((V,) * 4 + (I,) * 7 + (f, M, M, I2, n, n, n, I, V64, V64,
                  types.Array(types.uint64, 1, "C"), V, types.Array(types.uint8, 1, "C"),
-                 V, M, V64))
+                 V, V, V64, n, V64))
     for threads in (256, 1024):
         check_launchable(minibatch.minibatch_kernel(threads), signature, threads)
 print("COMPILED")

@@ -37,5 +37,7 @@ SHARED_BYTES = 48 * 1024    # numba's static shared memory per block
 MAX_WIDTH = 128             # widest layer (input included) the streamed kernel takes
 MAX_ACCUMULATORS = 128      # gradient registers per thread (sm_90: spills from ~100 on)
 
-# mini-batch training (minibatch.py): a chunk of updates in one block
-MINIBATCH_THREADS = 512     # threads of the block (a power of two)
+# mini-batch training (minibatch.py): a chunk of updates in one cooperative launch
+MINIBATCH_THREADS = 256     # threads per block (a power of two)
+MINIBATCH_BLOCKS = None     # None: a thread per parameter or 8 columns of a batch per
+                            # block, at most the blocks resident at once
