@@ -4,12 +4,12 @@
 #   bash benchmarks/gpu_session.sh all|tests|bench|sweep [OUTDIR]     # from the repo root
 #   bash benchmarks/gpu_session.sh all --dry-run    # prints the commands, runs nothing
 #
-# all:   ONE short session (about 6-8 minutes on an H200): the CUDA tests on the device, the
+# all:   ONE short session (at most 8 minutes on an H200): the CUDA tests on the device, the
 #        mini-batch tests first (pytest-xdist workers when there: compiling is the CPU's
 #        work), then gpu_compare.py with PyTorch (cat, tall, big, and one epoch of
-#        mini-batch Adam on MNIST-1D 50,000), then the mini-batch block size
-#        (MINIBATCH_THREADS) and the lower-precision mode (--precision); each step has its
-#        own timeout, so a slow one cannot take the others' time;
+#        mini-batch Adam on MNIST-1D 50,000), then two other mini-batch grids
+#        (MINIBATCH_THREADS, MINIBATCH_BLOCKS) and the lower-precision mode (--precision);
+#        each step has its own timeout, so a slow one cannot take the others' time;
 # tests: the CUDA tests on the real device (DEEPJIT_TEST_GPU=1; with the cat data, the full
 #        float64 cat run against the cpu engine, to 1e-10), at most 8 minutes;
 # bench: benchmarks/gpu_compare.py, deepjit's engine="cuda" against PyTorch CUDA (float32),
@@ -58,16 +58,15 @@ PY
 } 2>&1 | if [[ -z $dry ]]; then tee -a "$out/device.txt"; else cat >/dev/null; fi
 
 case $phase in
-all)
-    timeout 270 "${gpu_tests[@]}" tests/engines/cuda/test_minibatch.py tests/engines/cuda \
+all)    # the timeouts add up to 8 minutes; typical runs end well before them
+    timeout 200 "${gpu_tests[@]}" tests/engines/cuda/test_minibatch.py tests/engines/cuda \
         2>&1 | tee "$out/gpu_tests.txt"
-    timeout 150 "${compare[@]}" --repeats 3 --iterations 20 2>&1 | tee "$out/gpu_compare.txt"
-    for threads in 256 1024; do
-        timeout 30 "${compare[@]}" --cases minibatch --no-torch --repeats 3 \
-            --set MINIBATCH_THREADS=$threads
+    timeout 130 "${compare[@]}" --repeats 3 --iterations 20 2>&1 | tee "$out/gpu_compare.txt"
+    for setting in MINIBATCH_THREADS=512 MINIBATCH_BLOCKS=100; do
+        timeout 35 "${compare[@]}" --cases minibatch --no-torch --repeats 3 --set $setting
     done 2>&1 | tee "$out/gpu_sweep.txt"
     for precision in tf32 bf16; do
-        timeout 45 "${compare[@]}" --cases cat tall big --repeats 3 --iterations 20 \
+        timeout 40 "${compare[@]}" --cases cat tall big --repeats 3 --iterations 20 \
             --precision $precision
     done 2>&1 | tee "$out/gpu_precision.txt" ;;
 tests)
