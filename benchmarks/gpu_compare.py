@@ -16,6 +16,15 @@ PyTorch), a check that the timed code computes the right thing.
 Cases (ms per iteration targets for engine="cuda"): cat (the course's 12288 x 209, or
 a synthetic stand-in when the data is absent; [12288, 20, 7, 5, 1]) <= 0.05, tall
 (30 x 1,000,000; [30, 64, 32, 1]) <= 1.0, big (784 x 200,000; [784, 512, 256, 1]) <= 12.
+
+The case "minibatch" times ONE EPOCH of mini-batch Adam (learning rate 1e-3, batches of
+200, softmax over 10 classes, [40, 100, 10]) on MNIST-1D's 40,000 training examples of
+50,000 (``time_to_accuracy.py``'s cached data, else a synthetic stand-in of the same
+shape), against PyTorch CUDA eager as a practitioner writes it (autograd,
+``CrossEntropyLoss``, ``torch.optim.Adam``, the data on the GPU, a ``randperm`` per
+epoch); milliseconds per epoch, the target at least 10x faster than PyTorch.  Its check
+column is W1 after one epoch against engine="cpu" (same shuffles; float32 Adam
+amplifies the engines' rounding differences, so expect 1e-4 rather than 1e-7).
 """
 import argparse
 import os
@@ -34,6 +43,8 @@ TINY_CASES = {"cat": ([24, 5, 3, 1], 7, None),
               "tall": ([3, 4, 2, 1], 21, None),
               "big": ([10, 6, 4, 1], 9, None)}
 LEARNING_RATE = 0.0075
+MINIBATCH = {"dims": [40, 100, 10], "m": 40_000, "batch": 200, "lr": 1e-3, "target": 10.0}
+TINY_MINIBATCH = {"dims": [6, 8, 3], "m": 30, "batch": 7, "lr": 1e-3, "target": None}
 
 
 def parse_args():
@@ -44,13 +55,18 @@ def parse_args():
                         help="iterations per timing (default 50; 2 with --tiny)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timings per case (default 5; 1 with --tiny)")
-    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES) + ["minibatch"],
+                        default=list(CASES) + ["minibatch"])
     parser.add_argument("--formulation", default="auto",
                         help="the cuda engine's formulation (default: auto, as Model.fit)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a launch setting of deepjit.engines.cuda.settings, "
                              "e.g. BLOCK_THREADS=1024 (repeatable)")
     parser.add_argument("--no-torch", action="store_true", help="time deepjit alone")
+    parser.add_argument("--precision", choices=["float32", "tf32", "bf16"], default="float32",
+                        help="deepjit's opt-in lower precision of the host loop's products "
+                             "(settings.PRECISION; it runs formulation 'dense'), and "
+                             "PyTorch's: TF32 matmuls, or bfloat16 autocast")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--m", type=int, default=None,
                         help="examples in every case (synthetic data; default: the case's)")
@@ -95,7 +111,16 @@ def median_ms_deepjit(params, X, Y, net, iterations, repeats, formulation):
     return ms, W1, type(trainer).__name__
 
 
-def torch_trainer(params, X, Y, L, torch):
+def torch_precision(torch, precision):
+    """A context for PyTorch's products in ``precision`` (TF32 is a global switch)."""
+    import contextlib
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    if precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def torch_trainer(params, X, Y, L, torch, precision="float32"):
     """One-iteration closure of the same gradient descent in PyTorch (no autograd)."""
     dev = torch.device("cuda")
     W = [None] + [torch.from_numpy(params[f"W{l}"]).to(dev) for l in range(1, L + 1)]
@@ -103,6 +128,11 @@ def torch_trainer(params, X, Y, L, torch):
     X, Y, m = torch.from_numpy(X).to(dev), torch.from_numpy(Y).to(dev), X.shape[1]
 
     def steps(n):
+        with torch_precision(torch, precision):
+            iterate(n)
+        torch.cuda.synchronize()
+
+    def iterate(n):
         for _ in range(n):
             As = [X]
             for l in range(1, L):
@@ -114,11 +144,10 @@ def torch_trainer(params, X, Y, L, torch):
                     dZ = (W[l].T @ dZ) * (As[l - 1] > 0)
                 W[l] -= LEARNING_RATE * dW
                 b[l] -= LEARNING_RATE * db
-        torch.cuda.synchronize()
     return steps, W
 
 
-def median_ms_torch(params, X, Y, L, iterations, repeats):
+def median_ms_torch(params, X, Y, L, iterations, repeats, precision="float32"):
     """``(ms per iteration, W1 after one iteration)``, or ``(None, None)`` without
     PyTorch CUDA."""
     try:
@@ -127,7 +156,7 @@ def median_ms_torch(params, X, Y, L, iterations, repeats):
         return None, None
     if not torch.cuda.is_available():
         return None, None
-    steps, W = torch_trainer(params, X, Y, L, torch)
+    steps, W = torch_trainer(params, X, Y, L, torch, precision)
     steps(1)
     W1 = W[1].cpu().numpy()
     return median_ms(steps, iterations, repeats), W1
@@ -147,7 +176,7 @@ def relative_difference(a, b):
 
 
 def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_torch,
-             dtype):
+             dtype, precision="float32"):
     from deepjit.initializers import initialize
     from deepjit.network import Network
     X, Y, source = data_for(name, dims, m, tiny, dtype)
@@ -156,7 +185,7 @@ def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_t
     ours, W1, trainer = median_ms_deepjit(params, X, Y, net, iterations, repeats,
                                           formulation)
     theirs, W1_torch = (None, None) if no_torch else median_ms_torch(
-        params, X, Y, net.L, iterations, repeats)
+        params, X, Y, net.L, iterations, repeats, precision)
     W1_cpu = cpu_after_one_iteration(params, X, Y, net)
     cells = [name, f"{dims[0]} x {X.shape[1]} {source}", trainer, f"{ours:.4g}",
              "n/a" if theirs is None else f"{theirs:.4g}",
@@ -164,6 +193,119 @@ def run_case(name, dims, m, target, tiny, iterations, repeats, formulation, no_t
              "-" if target is None else f"{target:g} ({'met' if ours <= target else 'MISSED'})",
              f"{relative_difference(W1, W1_cpu):.1e}",
              f"{relative_difference(W1_torch, W1_cpu):.1e}"]
+    print(" | ".join(cells), flush=True)
+
+
+# -- mini-batch Adam, one epoch ------------------------------------------------------------
+def minibatch_data(case, tiny, dtype):
+    """``(X (40, m), one-hot Y (10, m), source)``: MNIST-1D's training part (the cache
+    of ``time_to_accuracy.py``) when there, else synthetic data of the same shape."""
+    dims, m = case["dims"], case["m"]
+    if not tiny:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        try:
+            import time_to_accuracy
+            X, y = time_to_accuracy.load("mnist1d_50k")[:2]
+            X, y, source = X[:m].T, y[:m], "MNIST-1D"
+        except Exception as exc:        # mnist1d missing and nothing cached
+            print(f"minibatch: no MNIST-1D ({type(exc).__name__}: {exc}); synthetic data")
+            X = y = None
+    if tiny or X is None:
+        rng = np.random.RandomState(0)
+        X, y, source = rng.randn(dims[0], m), rng.randint(0, dims[-1], m), "synthetic"
+    Y = np.zeros((dims[-1], m))
+    Y[y, np.arange(m)] = 1.0
+    return np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype), source
+
+
+def initial_model(case, dtype):
+    from deepjit import Model
+    return Model(case["dims"], "relu", "softmax", init="xavier", seed=0, dtype=dtype)
+
+
+def minibatch_trainer(engine, X, Y, case, dtype):
+    """A fresh ``MiniBatchTrainer`` of ``engine`` ("cuda" or "cpu") for Adam."""
+    import importlib
+
+    from deepjit.minibatch import OptimizerState, make_plan
+    model = initial_model(case, dtype)
+    plan = make_plan(model.net, X.shape[1], case["lr"], case["batch"], "adam", None, 0.0,
+                     1.0, 0, True)
+    state = OptimizerState.fresh(plan, model.parameters, X.shape[1])
+    module = importlib.import_module(f"deepjit.engines.{engine}.minibatch")
+    return module.MiniBatchTrainer(model.parameters, state, X, Y, model.net, plan)
+
+
+def one_epoch(trainer, epoch, m, n_batches):
+    from deepjit.minibatch import epoch_order
+    return trainer.run(epoch_order(0, epoch, m), epoch, n_batches)
+
+
+def median_ms_minibatch_deepjit(X, Y, case, repeats, dtype):
+    """``(ms per epoch, W1 after the first epoch, W1 of engine="cpu" after it)``."""
+    m = X.shape[1]
+    n_batches = -(-m // case["batch"])
+    trainer = minibatch_trainer("cuda", X, Y, case, dtype)
+    one_epoch(trainer, 0, m, n_batches)                 # compiles, and the check
+    W1 = trainer.parameters()["W1"]
+    cpu = minibatch_trainer("cpu", X, Y, case, dtype)
+    one_epoch(cpu, 0, m, n_batches)
+    epochs = iter(range(1, 10 ** 6))
+    ms = median_ms(lambda n: one_epoch(trainer, next(epochs), m, n_batches), 1, repeats)
+    return ms, W1, cpu.parameters()["W1"]
+
+
+def median_ms_minibatch_torch(X, Y, case, repeats, dtype):
+    """ms per epoch of the same training in PyTorch CUDA eager, or None without it."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    dev, dims = torch.device("cuda"), case["dims"]
+    model = initial_model(case, dtype)
+    layers = []
+    for l in range(1, len(dims)):
+        linear = torch.nn.Linear(dims[l - 1], dims[l], dtype=getattr(torch, dtype))
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(model.parameters[f"W{l}"]))
+            linear.bias.copy_(torch.from_numpy(model.parameters[f"b{l}"][:, 0]))
+        layers += [linear, torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1]).to(dev)
+    optimizer = torch.optim.Adam(net.parameters(), lr=case["lr"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xt = torch.from_numpy(np.ascontiguousarray(X.T)).to(dev)
+    yt = torch.from_numpy(Y.argmax(axis=0)).to(dev)
+    m, batch = Xt.shape[0], case["batch"]
+
+    def epoch(_):
+        order = torch.randperm(m, device=dev)
+        for k in range(0, m, batch):
+            idx = order[k:k + batch]
+            optimizer.zero_grad()
+            loss_fn(net(Xt[idx]), yt[idx]).backward()
+            optimizer.step()
+        torch.cuda.synchronize()
+
+    epoch(0)                                              # warm-up
+    return median_ms(epoch, 1, repeats)
+
+
+def run_minibatch(tiny, repeats, no_torch, dtype):
+    case = TINY_MINIBATCH if tiny else MINIBATCH
+    X, Y, source = minibatch_data(case, tiny, dtype)
+    ours, W1, W1_cpu = median_ms_minibatch_deepjit(X, Y, case, repeats, dtype)
+    theirs = None if no_torch else median_ms_minibatch_torch(X, Y, case, repeats, dtype)
+    target = case["target"]
+    met = theirs is not None and target is not None and theirs / ours >= target
+    cells = ["minibatch (ms per EPOCH)", f"{case['dims'][0]} x {X.shape[1]} {source}",
+             f"Adam, batch {case['batch']}", f"{ours:.4g}",
+             "n/a" if theirs is None else f"{theirs:.4g}",
+             "n/a" if theirs is None else f"{ours / theirs:.2f}",
+             "-" if target is None or theirs is None
+             else f"torch/{target:g} ({'met' if met else 'MISSED'})",
+             f"{relative_difference(W1, W1_cpu):.1e}", "-"]
     print(" | ".join(cells), flush=True)
 
 
@@ -192,23 +334,29 @@ def main():
     if args.tiny:   # small blocks: the simulator runs every thread as a Python thread
         from deepjit.engines.cuda import settings
         settings.THREADS_PER_BLOCK, settings.MAX_BLOCKS, settings.TILE = 8, 4, 4
-        settings.BLOCK_THREADS = settings.EXAMPLES_THREADS = 8
+        settings.BLOCK_THREADS = settings.EXAMPLES_THREADS = settings.MINIBATCH_THREADS = 8
     apply_settings(args.set)
+    from deepjit.engines.cuda import settings as cuda_settings
+    cuda_settings.PRECISION = args.precision
     iterations = args.iterations or (2 if args.tiny else 50)
     repeats = args.repeats or (1 if args.tiny else 5)
     where = "CUDA simulator" if engine.SIMULATOR else "GPU"
-    print(f"{args.dtype}, {where}, median of {repeats} x {iterations} iterations, ms per iteration")
+    print(f"{args.dtype}, products in {args.precision}, {where}, median of {repeats} x "
+          f"{iterations} iterations, ms per iteration (minibatch: ms per epoch)")
     print("case | X | trainer | deepjit cuda | torch | ratio | target | W1 vs cpu | "
           "torch W1 vs cpu")
     cases = TINY_CASES if args.tiny else CASES
     for name in args.cases:
+        if name == "minibatch":
+            run_minibatch(args.tiny, repeats, args.no_torch, args.dtype)
+            continue
         dims, m, target = cases[name]
         if args.m:
             m, target = args.m, None
         if args.dtype != "float32":       # the targets are float32 ones
             target = None
         run_case(name, dims, m, target, args.tiny, iterations, repeats, args.formulation,
-                 args.no_torch, args.dtype)
+                 args.no_torch, args.dtype, args.precision)
 
 
 if __name__ == "__main__":

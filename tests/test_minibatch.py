@@ -222,13 +222,6 @@ def test_bad_hyperparameters_are_refused_by_name(make, name):
         make()
 
 
-def test_cuda_engine_refuses_the_new_options_by_name():
-    X, Y = problem()
-    model = Model([6, 9, 7, 3], "relu", "softmax", seed=1, engine="cuda")
-    with pytest.raises(ValueError, match="keep_prob"):
-        model.fit(X, Y, keep_prob=0.5)
-
-
 @pytest.mark.parametrize("engine", ["cpu", "numpy"])
 def test_divergence_keeps_the_last_finite_parameters(engine):
     rng = np.random.default_rng(0)

@@ -22,7 +22,8 @@ MINIBATCH_OPTIONS = {"batch_size": None, "num_epochs": None, "optimizer": None,
                      "schedule": None, "l2": 0.0, "keep_prob": 1.0, "validation_data": None,
                      "validation_fraction": None, "early_stopping": False, "patience": 10,
                      "min_delta": 0.0, "shuffle": True, "seed": None, "on_epoch": None}
-MINIBATCH_ENGINES = {"numpy": "reference_minibatch", "cpu": "cpu.minibatch"}
+MINIBATCH_ENGINES = {"numpy": "reference_minibatch", "cpu": "cpu.minibatch",
+                     "cuda": "cuda.minibatch"}
 
 
 class Model:
@@ -147,10 +148,6 @@ class Model:
             raise TypeError(f"fit() got unexpected keyword arguments {sorted(unknown)}")
         given = [k for k, default in MINIBATCH_OPTIONS.items()
                  if k in options and options[k] is not default and options[k] != default]
-        if given and self.engine not in MINIBATCH_ENGINES:
-            raise ValueError(f"{given[0]}: the {self.engine!r} engine trains by full-batch "
-                             "gradient descent only; mini-batch options run on the 'cpu' "
-                             "and 'numpy' engines")
         layout = check_choice("layout", layout, blocks.LAYOUTS)
         if given and comm is not None:
             if self.engine != "cpu":
@@ -259,6 +256,7 @@ class Model:
         if state is None or not state.continues(plan, m):
             state = minibatch.OptimizerState.fresh(plan, self._params, m)
         if comm is None:
+            get_engine(self.engine)     # a clear error for engine="cuda" without a GPU
             engine = importlib.import_module(
                 f"deepjit.engines.{MINIBATCH_ENGINES[self.engine]}")
             trainer = engine.MiniBatchTrainer(self._params, state, X, Y, self.net, plan)

@@ -41,6 +41,7 @@ if IMPORT_ERROR is None:
     from .compiler import SIMULATOR
     from .dense import DenseTrainer
     from .dense_block import BlockTrainer, fits_one_block
+    from .device import check_precision
     from .examples import ExamplesTrainer
     from .network import predict_proba
     from .streamed import StreamedTrainer, supports
@@ -83,7 +84,15 @@ def dense_trainer(parameters, X, Y, net, learning_rate):
 def make_trainer(parameters, X, Y, net, learning_rate, *, formulation="auto",
                  num_iterations=1, num_threads=None):
     """The trainer for ``formulation`` ("dense", "examples", "streamed" or "auto": see
-    ``choose_formulation``); ``num_threads`` is the cpu's and changes nothing here."""
+    ``choose_formulation``); ``num_threads`` is the cpu's and changes nothing here.
+    A lower ``settings.PRECISION`` (opt-in) runs the host loop of ``dense.py``, whose
+    products it rounds."""
+    if settings.PRECISION != "float32":
+        check_precision(X.dtype)
+        if formulation not in ("auto", "dense"):
+            raise ValueError(f"formulation: precision {settings.PRECISION!r} runs the "
+                             f"'dense' formulation only, not {formulation!r}")
+        return DenseTrainer(parameters, X, Y, net, learning_rate)
     if formulation == "auto":
         formulation = choose_formulation(net.layer_dims, X.shape[1], num_iterations, X.dtype)
     trainers = {"dense": dense_trainer, "examples": ExamplesTrainer,

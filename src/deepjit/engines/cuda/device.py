@@ -3,6 +3,7 @@
 cuBLAS (CuPy, zero copy via ``__cuda_array_interface__``) or the tiled kernel,
 ``resident_blocks`` for cooperative and persistent grids, and ``DeviceTrainer``, what
 every cuda trainer shares."""
+import contextlib
 import functools
 import math
 
@@ -61,19 +62,66 @@ def resident_blocks(kernel, argument_types, threads):
     return max(1, compiled.max_cooperative_grid_blocks(threads))
 
 
+# significant bits of the products' operands per ``settings.PRECISION``
+PRECISION_BITS = {"float32": layers.FLOAT32_BITS, "tf32": 11, "bf16": 8}
+
+
+def check_precision(dtype):
+    """The operand bits of ``settings.PRECISION``; a ValueError unless it is known and,
+    when lower than float32's, the model's dtype is float32."""
+    precision = settings.PRECISION
+    if precision not in PRECISION_BITS:
+        raise ValueError(f"precision: expected one of {sorted(PRECISION_BITS)}, got "
+                         f"{precision!r}")
+    if precision != "float32" and dtype != np.float32:
+        raise ValueError(f"precision: {precision!r} products need a float32 model, not "
+                         f"{np.dtype(dtype).name}")
+    return PRECISION_BITS[precision]
+
+
+@functools.lru_cache(maxsize=1)
+def cupy_tf32():
+    """A context manager under which CuPy's float32 products use TF32 tensor cores
+    (cuBLAS's compute type ``CUBLAS_COMPUTE_32F_FAST_TF32``), or None where this CuPy
+    has no such switch."""
+    try:
+        from cupy._core import _routines_linalg as linalg
+        set_type, get_type = linalg.set_compute_type, linalg.get_compute_type
+        tf32 = linalg.COMPUTE_TYPE_TF32
+    except (ImportError, AttributeError):
+        return None
+
+    @contextlib.contextmanager
+    def tensor_cores():
+        before = get_type(np.dtype(np.float32))
+        set_type(np.dtype(np.float32), tf32)
+        try:
+            yield
+        finally:
+            set_type(np.dtype(np.float32), before)
+    return tensor_cores
+
+
 def product(A, B, C, trans_a=False, trans_b=False, alpha=1.0):
-    """``C = alpha op(A) op(B)`` with ``op(A) = A.T`` if ``trans_a``; ``C : (M, N)``."""
+    """``C = alpha op(A) op(B)`` with ``op(A) = A.T`` if ``trans_a``; ``C : (M, N)``.
+    ``settings.PRECISION`` "tf32" takes cuBLAS's TF32 tensor cores where CuPy offers
+    them (else, like "bf16", the tiled kernel with rounded operands)."""
     M, N = C.shape
     K = A.shape[0] if trans_a else A.shape[1]
+    bits = check_precision(C.dtype)
     cp = cupy_module()
-    if cp is not None and M * N * K >= settings.CUBLAS_MIN_WORK:
+    tensor_cores = cupy_tf32() if settings.PRECISION == "tf32" and cp is not None else None
+    exact = bits == layers.FLOAT32_BITS
+    if cp is not None and M * N * K >= settings.CUBLAS_MIN_WORK and (
+            exact or tensor_cores is not None):
         a, b, c = cp.asarray(A), cp.asarray(B), cp.asarray(C)
-        cp.matmul(a.T if trans_a else a, b.T if trans_b else b, out=c)
+        with tensor_cores() if tensor_cores is not None else contextlib.nullcontext():
+            cp.matmul(a.T if trans_a else a, b.T if trans_b else b, out=c)
         if alpha != 1:
             c *= alpha
         return C
     tile = settings.TILE
-    matmul = layers.matmul_kernel(tile, from_dtype(C.dtype))
+    matmul = layers.matmul_kernel(tile, from_dtype(C.dtype), bits)
     grid = (-(-N // tile), -(-M // tile))
     matmul[grid, (tile, tile)](A, B, C, trans_a, trans_b, C.dtype.type(alpha))
     return C

@@ -15,7 +15,10 @@ a compile-time constant come from a factory keyed by it.
 - ``column_losses(ZL, Y, code, out)``: the stable loss of each column, ``(1, m)``.
 - ``update(theta, grad, learning_rate)``: ``theta <- theta - learning_rate * grad``.
 - ``row_sums_kernel(threads)``: ``out[i] = scale * sum_j M[i, j]`` (db, the cost).
-- ``matmul_kernel(tile, dtype)``: ``C = alpha op(A) op(B)``, shared-memory tiles.
+- ``matmul_kernel(tile, dtype, bits)``: ``C = alpha op(A) op(B)``, shared-memory tiles;
+  with ``bits < 24`` (float32 only) every operand is first ``rounded`` to ``bits``
+  significant bits (11: TF32, 8: bfloat16) and the products summed in float32, the
+  semantics of a tensor-core product with float32 accumulation.
 
 The device functions ``hidden``, ``hidden_derivative``, ``output_column``,
 ``column_loss`` and ``block_sum`` serve the whole-iteration kernels too
@@ -28,7 +31,7 @@ columns), so no thread divides an index.
 import functools
 import math
 
-from numba import cuda, float64
+from numba import cuda, float32, float64
 
 from ...activations import LEAKY_RELU, RELU, SIGMOID, SOFTMAX, TANH
 from .. import losses
@@ -193,14 +196,31 @@ def row_sums_kernel(threads):
     return row_sums
 
 
+FLOAT32_BITS = 24     # significant bits of a float32 (23 stored, one implicit)
+
+
+@cuda.jit(device=True)
+def rounded(x, bits):
+    """float32 ``x`` rounded to nearest (ties to even) with ``bits`` significant bits,
+    as a float32: adding ``C = 1.5 * 2^k`` whose float32 spacing is the spacing wanted
+    rounds once (float addition rounds to nearest even), subtracting it back is exact.
+    Only additions, so no fused multiply-add can change it.  For ``|x| < 2^100``
+    (``C`` stays finite), ``bits < 22``."""
+    _, e = math.frexp(x)
+    c = math.ldexp(float32(1.5), e - bits + FLOAT32_BITS - 1)
+    return (x + c) - c
+
+
 @functools.lru_cache(maxsize=None)
-def matmul_kernel(tile, dtype):
+def matmul_kernel(tile, dtype, bits=FLOAT32_BITS):
     """A kernel ``(A, B, C, trans_a, trans_b, alpha)``: ``C = alpha op(A) op(B)``, where
     ``op(A) = A.T`` if ``trans_a`` (``op(A) : (M, K)``, ``op(B) : (K, N)``, ``C : (M,
     N)``).  Blocks of ``tile x tile`` threads, one output element each; each step loads
     a tile of op(A) and of op(B) into shared memory, reading along the contiguous
     axis of memory (so a transposed operand is stored transposed in the tile).
-    ``dtype`` is the Numba type of the arrays (and of the accumulator)."""
+    ``dtype`` is the Numba type of the arrays (and of the accumulator); ``bits <
+    FLOAT32_BITS`` rounds every operand first (``rounded``; float32 only)."""
+    exact = bits >= FLOAT32_BITS
 
     @cuda.jit
     def matmul(A, B, C, trans_a, trans_b, alpha):
@@ -224,6 +244,11 @@ def matmul_kernel(tile, dtype):
             else:
                 inside = k0 + ty < K and col0 + tx < N
                 tile_b[ty, tx] = B[k0 + ty, col0 + tx] if inside else zero
+            if not exact:   # each thread rounds the entries it stored
+                ra, ca = (tx, ty) if trans_a else (ty, tx)
+                rb, cb = (tx, ty) if trans_b else (ty, tx)
+                tile_a[ra, ca] = rounded(tile_a[ra, ca], bits)
+                tile_b[rb, cb] = rounded(tile_b[rb, cb], bits)
             cuda.syncthreads()
             for kk in range(tile):
                 acc += tile_a[ty, kk] * tile_b[kk, tx]

@@ -9,6 +9,9 @@ THREADS_PER_BLOCK = 256     # 1-D kernels; a power of two (the row reductions ne
 MAX_BLOCKS = 4096           # grid-stride loops cover the rest
 TILE = 16                   # tiled matmul: TILE x TILE threads, two TILE x TILE tiles
 USE_CUBLAS = True           # large products through CuPy's cuBLAS when it is there
+PRECISION = "float32"       # opt-in lower precision of the host loop's products (float32
+                            # models): "tf32" or "bf16", operands rounded to 11 or 8
+                            # significant bits, float32 sums (see device.product)
 CUBLAS_MIN_WORK = 32 ** 3   # ... from this many multiply-adds (M * N * K) on
 
 # small networks in one block (dense_block.py)
@@ -33,3 +36,8 @@ REDUCE_STRANDS = 8          # ... times strands splitting the NB partial rows
 SHARED_BYTES = 48 * 1024    # numba's static shared memory per block
 MAX_WIDTH = 128             # widest layer (input included) the streamed kernel takes
 MAX_ACCUMULATORS = 128      # gradient registers per thread (sm_90: spills from ~100 on)
+
+# mini-batch training (minibatch.py): a chunk of updates in one cooperative launch
+MINIBATCH_THREADS = 256     # threads per block (a power of two)
+MINIBATCH_BLOCKS = None     # None: a thread per parameter or 8 columns of a batch per
+                            # block, at most the blocks resident at once
