@@ -10,11 +10,13 @@ the course's broadcasting would accept) runs the course's numpy formula, so the 
 and the errors are numpy's.
 """
 import os
+import sys
+import threading
 
 import numpy as np
 
 from .. import Model
-from ..activations import LINEAR
+from ..activations import LINEAR, RELU, SIGMOID, TANH
 from ..datasets import load_catvnoncat
 from ..engines import ENGINES
 from ..validation import as_matrix
@@ -27,6 +29,10 @@ FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 # replacing a single pass (relu's gradient, a gradient step).
 SMALL, SMALL_ONE_PASS = 64, 1024
 BIG_WEIGHTS = 1 << 16
+# Elements from which a result array is taken from the recycled ones (about 0.5 MB in
+# float64: fresh memory that big comes from the system and costs a page fault per 4 kB,
+# more than the pass that fills it), and how many are kept.
+BIG_RESULT, RECYCLED = 1 << 16, 8
 
 
 # -- engine choice and training ----------------------------------------------------------
@@ -102,21 +108,77 @@ def _views(*arrays):
     return [a.T for a in arrays] if flags[0].f_contiguous else arrays
 
 
+class _Recycler:
+    """Big result arrays (weights, their gradients) handed out again once nobody holds
+    them any more.
+
+    A training loop makes the same few big arrays on every iteration (``dW1``, the new
+    ``W1``) and drops the previous ones; fresh memory of that size is mapped anew by the
+    system each time (a page fault per 4 kB, as costly as the arithmetic).  Every big
+    array handed out is kept here; one is handed out again only when the reference from
+    this list is its last (any other holder, a view of it included, keeps it alive and
+    untouched), so a caller never sees an array change under it."""
+
+    def __init__(self, keep=RECYCLED):
+        self._arrays, self._keep, self._lock = [], keep, threading.Lock()
+
+    def empty(self, shape, dtype, fortran=False):
+        """An uninitialised array, C-ordered (or Fortran-ordered), recycled when one of
+        this shape, dtype and order is free."""
+        with self._lock:
+            arrays = self._arrays
+            for i in range(len(arrays)):
+                # 2 = the list's reference + getrefcount's argument: nobody else has it
+                if sys.getrefcount(arrays[i]) == 2 and arrays[i].shape == shape \
+                        and arrays[i].dtype is dtype \
+                        and _fortran_only(arrays[i]) is fortran:
+                    return arrays[i]
+            array = np.empty(shape, dtype, order="F" if fortran else "C")
+            if array.size >= BIG_RESULT:
+                if len(arrays) >= self._keep:
+                    del arrays[0]
+                arrays.append(array)
+            return array
+
+    def like(self, array):
+        """An uninitialised array of ``array``'s shape, dtype and order (C unless
+        ``array`` is Fortran-ordered only)."""
+        return self.empty(array.shape, array.dtype, _fortran_only(array))
+
+
+def _fortran_only(array):
+    return array.flags.f_contiguous and not array.flags.c_contiguous
+
+
+_recycled = _Recycler()
+
+
+def floats(array):
+    """Whether ``array`` is a non-empty 2-D float32 or float64 ndarray."""
+    return _same_float(array)
+
+
 def _small(array, limit=SMALL):
     return array.size < limit
 
 
 def dense(A_prev, W, b, code):
     """``(Z, A)`` with ``Z = W A_prev + b`` and ``A = g(Z)`` for an activation code: the
-    product by BLAS (any layout of A_prev, no copy), bias and activation in one pass.
+    product by BLAS (any layout of A_prev, no copy), then the bias with relu in one pass,
+    or the bias then numpy's own sigmoid or tanh in place (:func:`sigmoid_into`).
     None when the kernels do not take these arrays (the caller runs the course's numpy)."""
     if not (_same_float(A_prev, W, b) and W.shape[1] == A_prev.shape[0]
             and b.shape == (W.shape[0], 1)):
         return None
     Z = np.dot(W, A_prev)
-    A = Z if code == LINEAR else np.empty_like(Z)
-    _kernels.bias_activation(Z, b, A, code)
-    return Z, A
+    if code == RELU:
+        A = np.empty_like(Z)
+        _kernels.bias_activation(Z, b, A, RELU)
+        return Z, A
+    _kernels.bias_activation(Z, b, Z, LINEAR)
+    if code == SIGMOID:
+        return Z, sigmoid_into(Z, np.empty_like(Z))
+    return Z, (np.tanh(Z) if code == TANH else Z)
 
 
 def linear(A, W, b):
@@ -125,14 +187,21 @@ def linear(A, W, b):
     return np.dot(W, A) + b if layer is None else layer[0]
 
 
-def activate(Z, code, formula):
-    """``A = g(Z)`` for an activation code; ``formula`` (the course's numpy expression)
-    for what the kernel does not take (scalars, integers, ...) or small arrays."""
-    if not _same_float(Z, contiguous=True) or _small(Z):
+def sigmoid_into(Z, out):
+    """``out = 1 / (1 + exp(-Z))`` by numpy's own ufuncs (vectorised exp; the course's
+    numbers to the bit) in place: four passes over ``out`` and no temporaries."""
+    np.negative(Z, out=out)
+    np.exp(out, out=out)
+    np.add(out, 1, out=out)
+    return np.divide(1, out, out=out)
+
+
+def sigmoid(Z, formula):
+    """The course's sigmoid ``1 / (1 + exp(-Z))``; ``formula`` (the course's numpy
+    expression) for what is not a float ndarray (scalars, integers, ...) or is small."""
+    if not _same_float(Z) or _small(Z):
         return formula(Z)
-    A = np.empty_like(Z)
-    _kernels.activation(*_views(Z, A), code)
-    return A
+    return sigmoid_into(Z, np.empty_like(Z))
 
 
 def relu_gradient(dA, Z, formula):
@@ -146,23 +215,24 @@ def relu_gradient(dA, Z, formula):
 
 
 def sigmoid_gradient(dA, Z, formula):
-    """The course's ``sigmoid_backward``: ``dA * s * (1 - s)``, ``s = sigmoid(Z)``."""
+    """The course's ``sigmoid_backward``: ``dA * s * (1 - s)``, ``s = sigmoid(Z)`` by
+    numpy's ufuncs, the products in one pass."""
     if not (_same_float(dA, Z, contiguous=True) and dA.shape == Z.shape) or _small(Z):
         return formula(dA, Z)
-    dZ = np.empty_like(Z)
-    _kernels.sigmoid_gradient(*_views(Z, dA, dZ))
-    return dZ
+    S = sigmoid_into(Z, np.empty_like(Z))
+    _kernels.sigmoid_gradient(*_views(S, dA, S))
+    return S
 
 
 def output_gradient(AL, Y, ZL, formula):
     """The output layer's ``dZ`` from ``dAL = -(Y/AL - (1-Y)/(1-AL))`` and
-    ``sigmoid_backward(dAL, ZL)``, in one pass."""
+    ``sigmoid_backward(dAL, ZL)``: the sigmoid by numpy's ufuncs, the rest in one pass."""
     if not (_same_float(AL, ZL, contiguous=True) and _numeric(Y) and Y.flags.forc
             and AL.shape == Y.shape == ZL.shape):
         return formula(AL, Y, ZL)
-    dZ = np.empty_like(ZL)
-    _kernels.output_gradient(*_views(ZL, AL, Y, dZ))
-    return dZ
+    S = sigmoid_into(ZL, np.empty_like(ZL))
+    _kernels.output_gradient(*_views(S, AL, Y, S))
+    return S
 
 
 def tanh_gradient(dA, A1, formula):
@@ -178,10 +248,10 @@ def weight_gradients(dZ, A_prev):
     m = A_prev.shape[1]
     if not (_same_float(dZ, A_prev) and dZ.shape[1] == m):
         return 1. / m * np.dot(dZ, A_prev.T), 1. / m * np.sum(dZ, axis=1, keepdims=True)
-    dW = np.dot(dZ, A_prev.T)
+    dW = np.dot(dZ, A_prev.T, out=_recycled.empty((dZ.shape[0], A_prev.shape[0]), dZ.dtype))
     dW *= 1. / m
-    db = np.empty((dZ.shape[0], 1), dZ.dtype)
-    _kernels.scaled_row_sums(dZ, 1. / m, db)
+    db = np.sum(dZ, axis=1, keepdims=True)
+    db *= 1. / m
     return dW, db
 
 
@@ -191,6 +261,13 @@ def input_gradient(W, dZ):
     if not _same_float(W, dZ) or W.size < BIG_WEIGHTS:
         return np.dot(W.T, dZ)
     return np.dot(dZ.T, W).T
+
+
+def copy(array):
+    """A C-ordered copy (from the recycled arrays when big)."""
+    out = _recycled.empty(array.shape, array.dtype)
+    np.copyto(out, array)
+    return out
 
 
 def linear_gradients(dZ, A_prev, W):
@@ -213,7 +290,7 @@ def step(P, G, learning_rate):
             and _real(learning_rate)) \
             or _small(P, SMALL_ONE_PASS):
         return P - learning_rate * G
-    out = np.empty_like(P)
+    out = _recycled.like(P)
     _kernels.descend(*_views(P, G, out), float(learning_rate))
     return out
 

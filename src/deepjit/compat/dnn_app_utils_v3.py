@@ -38,7 +38,7 @@ ACTIVATIONS = {"sigmoid": SIGMOID, "relu": RELU}
 
 def sigmoid(Z):
     """``A = 1 / (1 + exp(-Z))``; returns ``(A, cache)`` with ``cache = Z``."""
-    return _common.activate(Z, SIGMOID, lambda Z: 1 / (1 + np.exp(-Z))), Z
+    return _common.sigmoid(Z, lambda Z: 1 / (1 + np.exp(-Z))), Z
 
 
 def relu(Z):
@@ -136,14 +136,15 @@ def L_model_forward(X, parameters):
 
 
 def compute_cost(AL, Y):
-    """Mean binary cross-entropy as a 0-d array."""
+    """Mean binary cross-entropy as a 0-d array: the course's expression (its numbers to
+    the bit), with ``log(1 - AL)`` computed in place."""
     m = Y.shape[1]
-    sums = _common.cross_entropy(AL, Y) if np.shape(AL)[:1] == (1,) else None
-    if sums is None:
+    if not _common.floats(AL):
         cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
         return np.squeeze(cost)
-    positive, negative = sums
-    return np.array((1. / m) * (-positive - negative), dtype=np.result_type(AL, Y))
+    log_rest = np.subtract(1, AL)
+    np.log(log_rest, out=log_rest)
+    return np.squeeze((1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, log_rest.T)))
 
 
 # -- backward ------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ def L_model_backward(AL, Y, caches):
         if l < L - 1:
             dZ = relu_backward(grads["dA" + str(l + 1)], Z)
         if l == 0 and type(W) is np.ndarray:
-            grads.defer("dA0", functools.partial(_common.input_gradient, W.copy(), dZ))
+            grads.defer("dA0", functools.partial(_common.input_gradient, _common.copy(W), dZ))
             grads["dW1"], grads["db1"] = _common.weight_gradients(dZ, A_prev)
         else:
             grads["dA" + str(l)], grads["dW" + str(l + 1)], grads["db" + str(l + 1)] = \
