@@ -9,6 +9,7 @@ never the values.  Anything else (scalars, integer-only arrays, mixed dtypes, sh
 the course's broadcasting would accept) runs the course's numpy formula, so the result
 and the errors are numpy's.
 """
+import math
 import os
 import sys
 import threading
@@ -28,7 +29,6 @@ FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 # microsecond of checks and dispatch): a kernel fusing several numpy passes, and one
 # replacing a single pass (relu's gradient, a gradient step).
 SMALL, SMALL_ONE_PASS = 64, 1024
-BIG_WEIGHTS = 1 << 16
 # Elements from which a result array is taken from the recycled ones (about 0.5 MB in
 # float64: fresh memory that big comes from the system and costs a page fault per 4 kB,
 # more than the pass that fills it), and how many are kept.
@@ -97,15 +97,12 @@ def _same_float(*arrays, contiguous=False):
 
 
 def _views(*arrays):
-    """Contiguous arrays as an elementwise kernel should see them, without copies: one
-    long row each when all are contiguous in one order (C or Fortran), else oriented so
-    that the kernel's inner loop runs along the first one's memory."""
-    flags = [a.flags for a in arrays]
-    if all(f.c_contiguous for f in flags):
-        return [a.reshape(1, -1) for a in arrays]
-    if all(f.f_contiguous for f in flags):
-        return [a.T.reshape(1, -1) for a in arrays]
-    return [a.T for a in arrays] if flags[0].f_contiguous else arrays
+    """The arrays as an elementwise kernel should see them, without copies: transposed
+    when the first one is Fortran-ordered, so that the kernel's inner loop (along rows)
+    runs along memory."""
+    if arrays[0].flags.c_contiguous or not arrays[0].flags.f_contiguous:
+        return arrays
+    return [a.T for a in arrays]
 
 
 class _Recycler:
@@ -125,6 +122,8 @@ class _Recycler:
     def empty(self, shape, dtype, fortran=False):
         """An uninitialised array, C-ordered (or Fortran-ordered), recycled when one of
         this shape, dtype and order is free."""
+        if math.prod(shape) < BIG_RESULT:
+            return np.empty(shape, dtype, order="F" if fortran else "C")
         with self._lock:
             arrays = self._arrays
             for i in range(len(arrays)):
@@ -134,10 +133,9 @@ class _Recycler:
                         and _fortran_only(arrays[i]) is fortran:
                     return arrays[i]
             array = np.empty(shape, dtype, order="F" if fortran else "C")
-            if array.size >= BIG_RESULT:
-                if len(arrays) >= self._keep:
-                    del arrays[0]
-                arrays.append(array)
+            if len(arrays) >= self._keep:
+                del arrays[0]
+            arrays.append(array)
             return array
 
     def like(self, array):
@@ -153,11 +151,6 @@ def _fortran_only(array):
 _recycled = _Recycler()
 
 
-def floats(array):
-    """Whether ``array`` is a non-empty 2-D float32 or float64 ndarray."""
-    return _same_float(array)
-
-
 def _small(array, limit=SMALL):
     return array.size < limit
 
@@ -165,7 +158,7 @@ def _small(array, limit=SMALL):
 def dense(A_prev, W, b, code):
     """``(Z, A)`` with ``Z = W A_prev + b`` and ``A = g(Z)`` for an activation code: the
     product by BLAS (any layout of A_prev, no copy), then the bias with relu in one pass,
-    or the bias then numpy's own sigmoid or tanh in place (:func:`sigmoid_into`).
+    or the bias then numpy's own sigmoid or tanh in place (:func:`sigmoid_of`).
     None when the kernels do not take these arrays (the caller runs the course's numpy)."""
     if not (_same_float(A_prev, W, b) and W.shape[1] == A_prev.shape[0]
             and b.shape == (W.shape[0], 1)):
@@ -177,7 +170,7 @@ def dense(A_prev, W, b, code):
         return Z, A
     _kernels.bias_activation(Z, b, Z, LINEAR)
     if code == SIGMOID:
-        return Z, sigmoid_into(Z, np.empty_like(Z))
+        return Z, sigmoid_of(Z)
     return Z, (np.tanh(Z) if code == TANH else Z)
 
 
@@ -187,21 +180,22 @@ def linear(A, W, b):
     return np.dot(W, A) + b if layer is None else layer[0]
 
 
-def sigmoid_into(Z, out):
-    """``out = 1 / (1 + exp(-Z))`` by numpy's own ufuncs (vectorised exp; the course's
-    numbers to the bit) in place: four passes over ``out`` and no temporaries."""
-    np.negative(Z, out=out)
-    np.exp(out, out=out)
-    np.add(out, 1, out=out)
-    return np.divide(1, out, out=out)
+def sigmoid_of(Z):
+    """``1 / (1 + exp(-Z))`` for a float ndarray ``Z`` by numpy's own ufuncs (vectorised
+    exp; the course's numbers to the bit) in place: one array where the course makes
+    four."""
+    S = np.negative(Z)
+    np.exp(S, S)
+    np.add(S, 1, S)
+    return np.divide(1, S, S)
 
 
 def sigmoid(Z, formula):
     """The course's sigmoid ``1 / (1 + exp(-Z))``; ``formula`` (the course's numpy
-    expression) for what is not a float ndarray (scalars, integers, ...) or is small."""
-    if not _same_float(Z) or _small(Z):
-        return formula(Z)
-    return sigmoid_into(Z, np.empty_like(Z))
+    expression) for what is not a float ndarray (scalars, integers, ...)."""
+    if type(Z) is np.ndarray and Z.dtype.kind == "f" and Z.ndim:
+        return sigmoid_of(Z)
+    return formula(Z)
 
 
 def relu_gradient(dA, Z, formula):
@@ -215,13 +209,14 @@ def relu_gradient(dA, Z, formula):
 
 
 def sigmoid_gradient(dA, Z, formula):
-    """The course's ``sigmoid_backward``: ``dA * s * (1 - s)``, ``s = sigmoid(Z)`` by
-    numpy's ufuncs, the products in one pass."""
-    if not (_same_float(dA, Z, contiguous=True) and dA.shape == Z.shape) or _small(Z):
+    """The course's ``sigmoid_backward``: ``dA * s * (1 - s)``, ``s = sigmoid(Z)``, by
+    numpy's ufuncs with two arrays where the course makes five."""
+    if not (_same_float(dA, Z) and dA.shape == Z.shape) or _small(Z):
         return formula(dA, Z)
-    S = sigmoid_into(Z, np.empty_like(Z))
-    _kernels.sigmoid_gradient(*_views(S, dA, S))
-    return S
+    S = sigmoid_of(Z)
+    dZ = np.multiply(dA, S)
+    np.subtract(1, S, S)
+    return np.multiply(dZ, S, dZ)
 
 
 def output_gradient(AL, Y, ZL, formula):
@@ -230,7 +225,7 @@ def output_gradient(AL, Y, ZL, formula):
     if not (_same_float(AL, ZL, contiguous=True) and _numeric(Y) and Y.flags.forc
             and AL.shape == Y.shape == ZL.shape):
         return formula(AL, Y, ZL)
-    S = sigmoid_into(ZL, np.empty_like(ZL))
+    S = sigmoid_of(ZL)
     _kernels.output_gradient(*_views(S, AL, Y, S))
     return S
 
@@ -244,28 +239,25 @@ def tanh_gradient(dA, A1, formula):
 
 
 def weight_gradients(dZ, A_prev):
-    """``(dW, db) = (1/m dZ A_prev^T, 1/m sum_j dZ)`` (dW by BLAS, any layout)."""
+    """``(dW, db) = (1/m dZ A_prev^T, 1/m sum_j dZ)`` (dW by BLAS, any layout; a big dW
+    in a recycled array, scaled in place)."""
     m = A_prev.shape[1]
     if not (_same_float(dZ, A_prev) and dZ.shape[1] == m):
         return 1. / m * np.dot(dZ, A_prev.T), 1. / m * np.sum(dZ, axis=1, keepdims=True)
-    dW = np.dot(dZ, A_prev.T, out=_recycled.empty((dZ.shape[0], A_prev.shape[0]), dZ.dtype))
-    dW *= 1. / m
-    db = np.sum(dZ, axis=1, keepdims=True)
+    shape = (dZ.shape[0], A_prev.shape[0])
+    if shape[0] * shape[1] < BIG_RESULT:
+        dW = 1. / m * np.dot(dZ, A_prev.T)
+    else:
+        dW = np.dot(dZ, A_prev.T, out=_recycled.empty(shape, dZ.dtype))
+        dW *= 1. / m
+    db = np.add.reduce(dZ, axis=1, keepdims=True)    # np.sum's own reduction
     db *= 1. / m
     return dW, db
 
 
-def input_gradient(W, dZ):
-    """``dA_prev = W^T dZ``; for a big ``W`` (the first layer on images) computed as
-    ``(dZ^T W)^T``, a Fortran-ordered result, which BLAS makes a third faster."""
-    if not _same_float(W, dZ) or W.size < BIG_WEIGHTS:
-        return np.dot(W.T, dZ)
-    return np.dot(dZ.T, W).T
-
-
 def copy(array):
-    """A C-ordered copy (from the recycled arrays when big)."""
-    out = _recycled.empty(array.shape, array.dtype)
+    """A copy in the same order (from the recycled arrays when big)."""
+    out = _recycled.like(array)
     np.copyto(out, array)
     return out
 
@@ -273,7 +265,7 @@ def copy(array):
 def linear_gradients(dZ, A_prev, W):
     """``(dA_prev, dW, db)``: ``dA_prev = W^T dZ``, ``dW = 1/m dZ A_prev^T``,
     ``db = 1/m sum_j dZ``."""
-    return (input_gradient(W, dZ),) + weight_gradients(dZ, A_prev)
+    return (np.dot(W.T, dZ),) + weight_gradients(dZ, A_prev)
 
 
 def cross_entropy(AL, Y):

@@ -5,7 +5,7 @@ reassociation, no fused multiply-add), so the results are numpy's to the bit.
 
 They take 2-D arrays of any layout and run their inner loop along the rows, so
 :mod:`._common` hands them contiguous arrays as single rows (views).  Exponentials stay
-with numpy's vectorised ufuncs (:func:`._common.sigmoid_into`): Numba's scalar ``exp``
+with numpy's vectorised ufuncs (:func:`._common.sigmoid_of`): Numba's scalar ``exp``
 is slower, and another ``exp`` would change the last bits.
 """
 import math
@@ -36,16 +36,6 @@ def relu_gradient(Z, dA, dZ):
     for i in range(dA.shape[0]):
         for j in range(dA.shape[1]):
             dZ[i, j] = 0.0 if Z[i, j] <= 0 else dA[i, j]
-
-
-@kernel
-def sigmoid_gradient(S, dA, dZ):
-    """``dZ = dA * s * (1 - s)`` for ``s = sigmoid(Z)`` given as ``S`` (``dZ`` may be
-    ``S``)."""
-    for i in range(dA.shape[0]):
-        for j in range(dA.shape[1]):
-            s = S[i, j]
-            dZ[i, j] = dA[i, j] * s * (1 - s)
 
 
 @kernel

@@ -38,7 +38,7 @@ ACTIVATIONS = {"sigmoid": SIGMOID, "relu": RELU}
 
 def sigmoid(Z):
     """``A = 1 / (1 + exp(-Z))``; returns ``(A, cache)`` with ``cache = Z``."""
-    return _common.sigmoid(Z, lambda Z: 1 / (1 + np.exp(-Z))), Z
+    return _common.sigmoid(Z, _sigmoid), Z
 
 
 def relu(Z):
@@ -57,6 +57,10 @@ def sigmoid_backward(dA, cache):
     return _common.sigmoid_gradient(dA, cache, _sigmoid_gradient)
 
 
+def _sigmoid(Z):
+    return 1 / (1 + np.exp(-Z))
+
+
 def _relu_gradient(dA, Z):
     dZ = np.array(dA, copy=True)
     dZ[Z <= 0] = 0
@@ -64,7 +68,7 @@ def _relu_gradient(dA, Z):
 
 
 def _sigmoid_gradient(dA, Z):
-    s = 1 / (1 + np.exp(-Z))
+    s = _sigmoid(Z)
     return dA * s * (1 - s)
 
 
@@ -136,15 +140,11 @@ def L_model_forward(X, parameters):
 
 
 def compute_cost(AL, Y):
-    """Mean binary cross-entropy as a 0-d array: the course's expression (its numbers to
-    the bit), with ``log(1 - AL)`` computed in place."""
+    """Mean binary cross-entropy as a 0-d array (the course's expression: its numbers to
+    the bit, at its speed)."""
     m = Y.shape[1]
-    if not _common.floats(AL):
-        cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
-        return np.squeeze(cost)
-    log_rest = np.subtract(1, AL)
-    np.log(log_rest, out=log_rest)
-    return np.squeeze((1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, log_rest.T)))
+    cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
+    return np.squeeze(cost)
 
 
 # -- backward ------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def L_model_backward(AL, Y, caches):
         if l < L - 1:
             dZ = relu_backward(grads["dA" + str(l + 1)], Z)
         if l == 0 and type(W) is np.ndarray:
-            grads.defer("dA0", functools.partial(_common.input_gradient, _common.copy(W), dZ))
+            grads.defer("dA0", functools.partial(np.dot, _common.copy(W).T, dZ))
             grads["dW1"], grads["db1"] = _common.weight_gradients(dZ, A_prev)
         else:
             grads["dA" + str(l)], grads["dW" + str(l + 1)], grads["db" + str(l + 1)] = \
