@@ -81,17 +81,14 @@ def check_iterations(num_iterations):
 
 # -- step-function kernels ---------------------------------------------------------------
 
-def _same_float(*arrays, contiguous=False):
-    """Whether every array is a 2-D, non-empty ndarray of one dtype, float32 or float64
-    (and C- or Fortran-contiguous, if asked): checks of O(1) each, never the values.
-    Elementwise kernels ask for contiguous arrays: on strided views numpy's own loops
-    do as well."""
+def _same_float(*arrays):
+    """Whether every array is a 2-D, non-empty ndarray of one dtype, float32 or float64:
+    checks of O(1) each, never the values (the kernels take any layout)."""
     dtype = getattr(arrays[0], "dtype", None)
     if dtype is not FLOAT64 and dtype is not FLOAT32:
         return False
     for a in arrays:
-        if type(a) is not np.ndarray or a.dtype is not dtype or a.ndim != 2 or not a.size \
-                or contiguous and not a.flags.forc:
+        if type(a) is not np.ndarray or a.dtype is not dtype or a.ndim != 2 or not a.size:
             return False
     return True
 
@@ -118,17 +115,22 @@ class _Recycler:
 
     def __init__(self, keep=RECYCLED):
         self._arrays, self._keep, self._lock = [], keep, threading.Lock()
+        held = [np.empty(0)]
+        # What sys.getrefcount says of an array this list alone holds (2 on CPython
+        # 3.11-3.13), measured rather than assumed; without the GIL, counts can lag:
+        # then nothing is recycled.
+        self._alone = sys.getrefcount(held[0]) if getattr(sys, "_is_gil_enabled",
+                                                          lambda: True)() else None
 
     def empty(self, shape, dtype, fortran=False):
         """An uninitialised array, C-ordered (or Fortran-ordered), recycled when one of
         this shape, dtype and order is free."""
-        if math.prod(shape) < BIG_RESULT:
+        if math.prod(shape) < BIG_RESULT or self._alone is None:
             return np.empty(shape, dtype, order="F" if fortran else "C")
         with self._lock:
             arrays = self._arrays
             for i in range(len(arrays)):
-                # 2 = the list's reference + getrefcount's argument: nobody else has it
-                if sys.getrefcount(arrays[i]) == 2 and arrays[i].shape == shape \
+                if sys.getrefcount(arrays[i]) == self._alone and arrays[i].shape == shape \
                         and arrays[i].dtype is dtype \
                         and _fortran_only(arrays[i]) is fortran:
                     return arrays[i]
@@ -200,7 +202,7 @@ def sigmoid(Z, formula):
 
 def relu_gradient(dA, Z, formula):
     """The course's ``relu_backward``: ``dA`` where ``Z > 0`` (or NaN), else 0."""
-    if not (_same_float(dA, Z, contiguous=True) and dA.shape == Z.shape) \
+    if not (_same_float(dA, Z) and dA.shape == Z.shape) \
             or _small(Z, SMALL_ONE_PASS):
         return formula(dA, Z)
     dZ = np.empty_like(Z)
@@ -222,19 +224,19 @@ def sigmoid_gradient(dA, Z, formula):
 def output_gradient(AL, Y, ZL, formula):
     """The output layer's ``dZ`` from ``dAL = -(Y/AL - (1-Y)/(1-AL))`` and
     ``sigmoid_backward(dAL, ZL)``: the sigmoid by numpy's ufuncs, the rest in one pass."""
-    if not (_same_float(AL, ZL, contiguous=True) and _numeric(Y) and Y.flags.forc
-            and AL.shape == Y.shape == ZL.shape):
+    if not (_same_float(AL, ZL) and _numeric(Y) and AL.shape == Y.shape == ZL.shape
+            and (AL.dtype is FLOAT64 or Y.dtype is FLOAT32)):    # numpy's result dtype
         return formula(AL, Y, ZL)
     S = sigmoid_of(ZL)
-    _kernels.output_gradient(*_views(S, AL, Y, S))
+    _kernels.output_gradient(*_views(S, AL, Y, S), S.dtype.type(1))
     return S
 
 
 def tanh_gradient(dA, A1, formula):
     """``dA * (1 - A1**2)``, written into ``dA`` (a product the caller made)."""
-    if not (_same_float(dA, A1, contiguous=True) and dA.shape == A1.shape):
+    if not (_same_float(dA, A1) and dA.shape == A1.shape):
         return formula(dA, A1)
-    _kernels.tanh_gradient(*_views(dA, A1))
+    _kernels.tanh_gradient(*_views(dA, A1), dA.dtype.type(1))
     return dA
 
 
@@ -265,7 +267,8 @@ def copy(array):
 def linear_gradients(dZ, A_prev, W):
     """``(dA_prev, dW, db)``: ``dA_prev = W^T dZ``, ``dW = 1/m dZ A_prev^T``,
     ``db = 1/m sum_j dZ``."""
-    return (np.dot(W.T, dZ),) + weight_gradients(dZ, A_prev)
+    dW, db = weight_gradients(dZ, A_prev)     # in the course's order: its temporaries
+    return np.dot(W.T, dZ), dW, db              # then reuse freed memory as numpy's do
 
 
 def cross_entropy(AL, Y):
@@ -277,13 +280,13 @@ def cross_entropy(AL, Y):
 
 
 def step(P, G, learning_rate):
-    """``P - learning_rate * G`` in one pass (a new array)."""
-    if not (_same_float(P, G, contiguous=True) and P.shape == G.shape
-            and _real(learning_rate)) \
+    """``P - learning_rate * G`` in one pass (a new array; the rate in ``P``'s precision,
+    as numpy takes a Python number)."""
+    if not (_same_float(P, G) and P.shape == G.shape and _weak(learning_rate, P.dtype)) \
             or _small(P, SMALL_ONE_PASS):
         return P - learning_rate * G
     out = _recycled.like(P)
-    _kernels.descend(*_views(P, G, out), float(learning_rate))
+    _kernels.descend(*_views(P, G, out), P.dtype.type(learning_rate))
     return out
 
 
@@ -292,8 +295,10 @@ def _numeric(Y):
     return type(Y) is np.ndarray and Y.dtype.kind in "iuf" and Y.ndim == 2
 
 
-def _real(x):
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+def _weak(x, dtype):
+    """Whether ``x`` is a Python int or float (numpy computes in the array's precision
+    with it), or a numpy scalar of ``dtype``."""
+    return type(x) in (int, float) or isinstance(x, np.generic) and x.dtype is dtype
 
 
 class Gradients(dict):

@@ -39,13 +39,14 @@ def relu_gradient(Z, dA, dZ):
 
 
 @kernel
-def output_gradient(S, AL, Y, dZ):
+def output_gradient(S, AL, Y, dZ, one):
     """The output layer's ``dZ`` as the course forms it: ``dAL = -(Y/AL - (1-Y)/(1-AL))``
-    through ``sigmoid_backward(dAL, ZL)``, ``S = sigmoid(ZL)`` (``dZ`` may be ``S``)."""
+    through ``sigmoid_backward(dAL, ZL)``, ``S = sigmoid(ZL)`` (``dZ`` may be ``S``;
+    ``one`` is 1 in the arrays' precision, so float32 stays float32 as in numpy)."""
     for i in range(AL.shape[0]):
         for j in range(AL.shape[1]):
             a, y, s = AL[i, j], Y[i, j], S[i, j]
-            dZ[i, j] = -(y / a - (1 - y) / (1 - a)) * s * (1 - s)
+            dZ[i, j] = -(y / a - (one - y) / (one - a)) * s * (one - s)
 
 
 @kernel
@@ -69,8 +70,8 @@ def descend(P, G, out, learning_rate):
 
 
 @kernel
-def tanh_gradient(dA, A):
-    """In place ``dA <- dA * (1 - A**2)`` (``A = tanh(Z)``)."""
+def tanh_gradient(dA, A, one):
+    """In place ``dA <- dA * (1 - A**2)`` (``A = tanh(Z)``; ``one`` as above)."""
     for i in range(dA.shape[0]):
         for j in range(dA.shape[1]):
-            dA[i, j] = dA[i, j] * (1 - A[i, j] ** 2)
+            dA[i, j] = dA[i, j] * (one - A[i, j] * A[i, j])
