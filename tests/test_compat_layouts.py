@@ -146,6 +146,15 @@ def test_big_results_are_handed_out_again_only_once_nobody_holds_them():
     assert recycler.empty((3, 3), dtype) is not recycler.empty((3, 3), dtype)  # small: new
 
 
+def test_the_recycled_arrays_are_bounded_in_number_and_bytes(monkeypatch):
+    monkeypatch.setattr(_common, "RECYCLED_BYTES", 3 * 300 * 300 * 8)
+    recycler, dtype = _common._Recycler(keep=4), np.dtype(np.float64)
+    held = [recycler.empty((300, 300), dtype) for _ in range(5)]
+    assert sum(a.nbytes for a in recycler._arrays) <= _common.RECYCLED_BYTES
+    held += [recycler.empty((257, 257), dtype) for _ in range(5)]
+    assert len(recycler._arrays) <= 4
+
+
 def test_arrays_a_learner_keeps_never_change_under_later_steps():
     params, X, Y = problem([300, 240, 7, 1], 40, seed=8)
     kept = []

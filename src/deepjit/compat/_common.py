@@ -1,13 +1,15 @@
 """Pieces shared by the drop-in modules: the engine choice, the course's training loop on
 a compiled engine, the step-function kernels, and the cat-data loader.
 
-The step functions never copy their inputs: matrix products go to BLAS as they are
-(numpy passes any layout to it), and what follows a product is one pass of a kernel of
-:mod:`._kernels`, which reads any layout.  The kernels take 2-D ndarrays of one float
-dtype (float32 or float64; labels may be integers); only shapes and dtypes are checked,
-never the values.  Anything else (scalars, integer-only arrays, mixed dtypes, shapes
-the course's broadcasting would accept) runs the course's numpy formula, so the result
-and the errors are numpy's.
+The step functions give the course's numbers to the bit and never copy their inputs:
+matrix products go to BLAS as the course's do (numpy passes any layout to it; a big
+result goes into a recycled array, see :class:`_Recycler`), exponentials and divisions
+to numpy's own ufuncs in place, and the rest is one pass of a kernel of
+:mod:`._kernels`, which reads any layout and keeps the course's order of operations.
+The kernels take 2-D ndarrays of one float dtype (float32 or float64; labels may be
+integers); only shapes and dtypes are checked, never the values.  Anything else
+(scalars, integer-only arrays, mixed dtypes, shapes the course's broadcasting would
+accept) runs the course's numpy formula, so the result and the errors are numpy's.
 """
 import math
 import os
@@ -31,8 +33,8 @@ FLOAT32, FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 SMALL, SMALL_ONE_PASS = 64, 1024
 # Elements from which a result array is taken from the recycled ones (about 0.5 MB in
 # float64: fresh memory that big comes from the system and costs a page fault per 4 kB,
-# more than the pass that fills it), and how many are kept.
-BIG_RESULT, RECYCLED = 1 << 16, 8
+# more than the pass that fills it), and how many are kept, in how many bytes at most.
+BIG_RESULT, RECYCLED, RECYCLED_BYTES = 1 << 16, 8, 64 << 20
 
 
 # -- engine choice and training ----------------------------------------------------------
@@ -135,9 +137,9 @@ class _Recycler:
                         and _fortran_only(arrays[i]) is fortran:
                     return arrays[i]
             array = np.empty(shape, dtype, order="F" if fortran else "C")
-            if len(arrays) >= self._keep:
-                del arrays[0]
             arrays.append(array)
+            while len(arrays) > self._keep or sum(a.nbytes for a in arrays) > RECYCLED_BYTES:
+                del arrays[0]
             return array
 
     def like(self, array):
@@ -241,20 +243,25 @@ def tanh_gradient(dA, A1, formula):
 
 
 def weight_gradients(dZ, A_prev):
-    """``(dW, db) = (1/m dZ A_prev^T, 1/m sum_j dZ)`` (dW by BLAS, any layout; a big dW
-    in a recycled array, scaled in place)."""
+    """``(dW, db) = (1/m dZ A_prev^T, 1/m sum_j dZ)`` (dW by BLAS, any layout, scaled in
+    place)."""
     m = A_prev.shape[1]
     if not (_same_float(dZ, A_prev) and dZ.shape[1] == m):
         return 1. / m * np.dot(dZ, A_prev.T), 1. / m * np.sum(dZ, axis=1, keepdims=True)
-    shape = (dZ.shape[0], A_prev.shape[0])
-    if shape[0] * shape[1] < BIG_RESULT:
-        dW = 1. / m * np.dot(dZ, A_prev.T)
-    else:
-        dW = np.dot(dZ, A_prev.T, out=_recycled.empty(shape, dZ.dtype))
-        dW *= 1. / m
+    dW = product(dZ, A_prev.T)
+    dW *= 1. / m
     db = np.add.reduce(dZ, axis=1, keepdims=True)    # np.sum's own reduction
     db *= 1. / m
     return dW, db
+
+
+def product(a, b):
+    """``np.dot(a, b)``, a big result (of two float arrays of one dtype) in a recycled
+    array."""
+    shape = (a.shape[0], b.shape[1])
+    if shape[0] * shape[1] < BIG_RESULT or not _same_float(a, b):
+        return np.dot(a, b)
+    return np.dot(a, b, out=_recycled.empty(shape, a.dtype))
 
 
 def copy(array):
@@ -268,7 +275,7 @@ def linear_gradients(dZ, A_prev, W):
     """``(dA_prev, dW, db)``: ``dA_prev = W^T dZ``, ``dW = 1/m dZ A_prev^T``,
     ``db = 1/m sum_j dZ``."""
     dW, db = weight_gradients(dZ, A_prev)     # in the course's order: its temporaries
-    return np.dot(W.T, dZ), dW, db              # then reuse freed memory as numpy's do
+    return product(W.T, dZ), dW, db             # then reuse freed memory as numpy's do
 
 
 def cross_entropy(AL, Y):

@@ -12,8 +12,9 @@ global legacy generator, seeded as the course seeds it), and the same printed li
   "cuda"), or the keyword-only ``engine=`` argument.  Training that produces NaN or inf
   raises :class:`deepjit.TrainingDiverged` instead of carrying on with NaN.
 - The step functions (``linear_forward`` ... ``L_model_backward``) return the course's
-  caches and gradient dicts, computed without copying their inputs (any memory layout):
-  BLAS for the products, then one fused Numba pass (:mod:`._kernels`).
+  caches and gradient dicts, its numbers to the bit, computed without copying their
+  inputs (any memory layout): BLAS for the products, numpy's ufuncs in place for the
+  sigmoid, one fused Numba pass for the rest (:mod:`._kernels`).
   ``L_model_backward`` computes ``dA0`` when it is first read.
 """
 import functools
@@ -180,7 +181,7 @@ def L_model_backward(AL, Y, caches):
         if l < L - 1:
             dZ = relu_backward(grads["dA" + str(l + 1)], Z)
         if l == 0 and type(W) is np.ndarray:
-            grads.defer("dA0", functools.partial(np.dot, _common.copy(W).T, dZ))
+            grads.defer("dA0", functools.partial(_common.product, _common.copy(W).T, dZ))
             grads["dW1"], grads["db1"] = _common.weight_gradients(dZ, A_prev)
         else:
             grads["dA" + str(l)], grads["dW" + str(l + 1)], grads["db" + str(l + 1)] = \
