@@ -380,8 +380,8 @@ def report(steps, loops, args):
     def ms(seconds):
         return f"{seconds * 1e3:.3f}" if seconds >= 1e-4 else f"{seconds * 1e3:.4f}"
 
-    print(f"Per call, one thread, median of 7 x {args.calls} calls (ms; speed-up = numpy / "
-          "deepjit)")
+    print(f"Per call, one thread, CPU time, median of 7 x {args.calls} calls, the two sides "
+          "alternating (ms; speed-up = numpy / deepjit)")
     print("| week | function | C: numpy | C: deepjit | C: x | F: numpy | F: deepjit | F: x "
           "| strided: numpy | strided: deepjit | strided: x |")
     print("|---|---|" + "---:|" * 9)
@@ -394,7 +394,7 @@ def report(steps, loops, args):
         return
     print()
     print(f"A learner's L_layer_model, cat data, [12288, 20, 7, 5, 1], {args.iterations} "
-          f"iterations, one thread, median of {args.repeats} (s)")
+          f"iterations, one thread, CPU time, median of {args.repeats} (s)")
     print("| loop over | seconds | speed-up |")
     print("|---|---:|---:|")
     reference = next(iter(loops.medians.values()))
