@@ -6,7 +6,8 @@ A plain script (asv imports this module and finds nothing to run)::
     python benchmarks/compat_speed.py [--iterations 2500] [--repeats 3] [--calls 20]
                                       [--engine cpu] [--skip-loops] [--markdown]
 
-One thread throughout (BLAS, Numba and OpenMP capped to 1 before anything is loaded).
+One thread throughout (BLAS, Numba and OpenMP capped to 1 before anything is loaded);
+times are CPU seconds of this process, the course's and deepjit's calls alternating.
 The course's helpers are plain numpy copies below (``course_*``), written as the course's
 files and notebooks write them.  Compilation happens before timing; every figure is a
 median.
@@ -18,7 +19,7 @@ median.
    255.`` makes it) and non-contiguous (every other column of a wider array).
 2. A learner's ``L_layer_model``, written as the notebook writes it, over the course's
    helpers and over ``deepjit.compat.dnn_app_utils_v3`` (2500 iterations, cat data):
-   both must print the same costs (to the notebook's six decimals).
+   both must print the same lines, every digit (the same numbers to the bit).
 3. deepjit's own ``L_layer_model`` (the whole loop compiled), for comparison.
 """
 import copy
@@ -199,12 +200,19 @@ def layouts(array):
             "strided": wide[..., ::2]}
 
 
-def median_call(function, calls, repeats=7):
-    """The median over ``repeats`` of the mean seconds per call over ``calls`` calls."""
+def median_pair(reference, ours, calls, repeats=7):
+    """The medians over ``repeats`` of the mean seconds per call over ``calls`` calls of
+    each, the two timed alternately, in CPU time of this process (time spent waiting for
+    a core on a busy machine does not count)."""
     import statistics
+    import time
     import timeit
-    function()
-    return statistics.median(timeit.repeat(function, number=calls, repeat=repeats)) / calls
+    reference(), ours()
+    seconds = ([], [])
+    for _ in range(repeats):
+        for function, times in zip((reference, ours), seconds):
+            times.append(timeit.timeit(function, number=calls, timer=time.process_time))
+    return [statistics.median(times) / calls for times in seconds]
 
 
 def step_cases(np, dnn, lr_utils, planar_utils, course, course23, cat_X, cat_Y, flower):
@@ -313,7 +321,7 @@ def measure_steps(args, np, cat_X, cat_Y, flower):
         row = [week, name]
         for layout in ("C", "F", "strided"):
             reference, ours = build(lambda a: layouts(a)[layout])
-            numpy_s, ours_s = (median_call(f, args.calls) for f in (reference, ours))
+            numpy_s, ours_s = median_pair(reference, ours, args.calls)
             row += [numpy_s, ours_s]
         rows.append(row)
     return SimpleNamespace(rows=rows, course=course)
@@ -335,11 +343,11 @@ def measure_loops(args, np, cat_X, cat_Y, course):
     for _ in range(args.repeats):
         for name, h in helpers.items():
             out = io.StringIO()
-            started = time.perf_counter()
+            started = time.process_time()
             with contextlib.redirect_stdout(out):
                 parameters, costs = learner_L_layer_model(h, cat_X, cat_Y, dims, lr,
                                                           args.iterations, True)
-            seconds[name].append(time.perf_counter() - started)
+            seconds[name].append(time.process_time() - started)
             printed[name], finals[name] = out.getvalue().splitlines(), (parameters, costs)
 
     def compiled():
@@ -349,22 +357,21 @@ def measure_loops(args, np, cat_X, cat_Y, course):
     compiled()
     compiled_s = []
     for _ in range(args.repeats):
-        started = time.perf_counter()
+        started = time.process_time()
         compiled()
-        compiled_s.append(time.perf_counter() - started)
+        compiled_s.append(time.process_time() - started)
 
-    def six_decimals(lines):
-        return [f"{line.rsplit(': ', 1)[0]}: {float(line.rsplit(': ', 1)[1]):f}"
-                for line in lines]
     (ref_lines, our_lines) = printed.values()
     (ref_costs, our_costs) = [np.array([float(c) for c in finals[n][1]]) for n in helpers]
+    (ref_parameters, our_parameters) = [finals[n][0] for n in helpers]
     return SimpleNamespace(
         medians={**{name: statistics.median(s) for name, s in seconds.items()},
                  f"deepjit.compat.L_layer_model (compiled, {args.engine})":
                      statistics.median(compiled_s)},
-        same_printed=six_decimals(ref_lines) == six_decimals(our_lines),
-        lines=len(ref_lines), last_line=our_lines[-1],
-        cost_difference=float(np.max(np.abs(ref_costs - our_costs))))
+        same_printed=ref_lines == our_lines, lines=len(ref_lines), last_line=our_lines[-1],
+        cost_difference=float(np.max(np.abs(ref_costs - our_costs))),
+        same_parameters=all(np.array_equal(ref_parameters[k], our_parameters[k])
+                            for k in ref_parameters))
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -373,8 +380,8 @@ def report(steps, loops, args):
     def ms(seconds):
         return f"{seconds * 1e3:.3f}" if seconds >= 1e-4 else f"{seconds * 1e3:.4f}"
 
-    print(f"Per call, one thread, median of 7 x {args.calls} calls (ms; speed-up = numpy / "
-          "deepjit)")
+    print(f"Per call, one thread, CPU time, median of 7 x {args.calls} calls, the two sides "
+          "alternating (ms; speed-up = numpy / deepjit)")
     print("| week | function | C: numpy | C: deepjit | C: x | F: numpy | F: deepjit | F: x "
           "| strided: numpy | strided: deepjit | strided: x |")
     print("|---|---|" + "---:|" * 9)
@@ -387,16 +394,17 @@ def report(steps, loops, args):
         return
     print()
     print(f"A learner's L_layer_model, cat data, [12288, 20, 7, 5, 1], {args.iterations} "
-          f"iterations, one thread, median of {args.repeats} (s)")
+          f"iterations, one thread, CPU time, median of {args.repeats} (s)")
     print("| loop over | seconds | speed-up |")
     print("|---|---:|---:|")
     reference = next(iter(loops.medians.values()))
     for name, seconds in loops.medians.items():
         print(f"| {name} | {seconds:.1f} | {reference / seconds:.1f}x |")
     print()
-    print(f"Printed costs identical to six decimals: {loops.same_printed} "
+    print(f"Printed lines identical (every digit): {loops.same_printed} "
           f"({loops.lines} lines; last: {loops.last_line!r}); largest difference of the "
-          f"recorded costs at full precision: {loops.cost_difference:.1e}")
+          f"recorded costs: {loops.cost_difference:.1e}; final parameters bit-identical: "
+          f"{loops.same_parameters}")
 
 
 def main(argv=None):

@@ -128,6 +128,46 @@ def test_every_way_of_reading_the_gradients_sees_dA0(read):
         assert_rel(values[key], want[key])
 
 
+def test_big_results_are_handed_out_again_only_once_nobody_holds_them():
+    recycler, dtype = _common._Recycler(keep=4), np.dtype(np.float64)
+    shape = (300, 300)                                  # above _common.BIG_RESULT
+    first = recycler.empty(shape, dtype)
+    first[...] = 1
+    address = first.ctypes.data
+    second = recycler.empty(shape, dtype)
+    assert not np.shares_memory(first, second)
+    view = first[1:]
+    del first                                           # a view still holds it
+    third = recycler.empty(shape, dtype)
+    assert not np.shares_memory(third, view) and (view == 1).all()
+    del view
+    assert recycler.empty(shape, dtype).ctypes.data == address     # now free: reused
+    assert recycler.empty(shape, dtype, fortran=True).flags.f_contiguous
+    assert recycler.empty((3, 3), dtype) is not recycler.empty((3, 3), dtype)  # small: new
+
+
+def test_the_recycled_arrays_are_bounded_in_number_and_bytes(monkeypatch):
+    monkeypatch.setattr(_common, "RECYCLED_BYTES", 3 * 300 * 300 * 8)
+    recycler, dtype = _common._Recycler(keep=4), np.dtype(np.float64)
+    held = [recycler.empty((300, 300), dtype) for _ in range(5)]
+    assert sum(a.nbytes for a in recycler._arrays) <= _common.RECYCLED_BYTES
+    held += [recycler.empty((257, 257), dtype) for _ in range(5)]
+    assert len(recycler._arrays) <= 4
+
+
+def test_arrays_a_learner_keeps_never_change_under_later_steps():
+    params, X, Y = problem([300, 240, 7, 1], 40, seed=8)
+    kept = []
+    for _ in range(4):
+        AL, caches = dnn.L_model_forward(X, params)
+        grads = dnn.L_model_backward(AL, Y, caches)
+        kept.append([(a, a.copy()) for a in list(params.values()) + list(grads.values())])
+        params = dnn.update_parameters(dict(params), grads, 0.1)
+    for arrays in kept:
+        for array, saved in arrays:
+            np.testing.assert_array_equal(array, saved)
+
+
 def test_gradients_repr_and_overwrite():
     grads = _common.Gradients()
     grads.defer("dA0", lambda: pytest.fail("an overwritten value must not be computed"))

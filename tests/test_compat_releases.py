@@ -74,6 +74,22 @@ def test_L_model_backward_stores_the_input_gradient_as_dA1():
         np.testing.assert_array_equal(grads[f"dA{l}"], current[f"dA{l - 1}"])
 
 
+@pytest.mark.parametrize("module, input_key", [(v3, "dA0"), (v2, "dA1"),
+                                               (step_by_step, "dA0"),
+                                               (step_by_step_2017, "dA1")])
+def test_a_learners_loop_never_computes_the_input_gradient(module, input_key):
+    """In every release's module, forward, cost, backward and update (the learner's
+    loop) leave the gradient with respect to X uncomputed."""
+    X, Y = small_problem()
+    params = module.initialize_parameters_deep([X.shape[0], 5, 3, 1])
+    for _ in range(2):
+        AL, caches = module.L_model_forward(X, params)
+        module.compute_cost(AL, Y)
+        grads = module.L_model_backward(AL, Y, caches)
+        params = module.update_parameters(params, grads, 0.1)
+        assert list(grads._pending) == [input_key]
+
+
 def test_update_parameters_test_case_gives_the_published_output_in_place():
     parameters, grads = update_parameters_test_case()
     new = step_by_step_2017.update_parameters(parameters, grads, 0.1)

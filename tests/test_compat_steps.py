@@ -186,6 +186,38 @@ def central_difference(f, x, eps=1e-6):
     return g
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype, labels", [(np.float64, np.int64), (np.float32, np.float32),
+                                           (np.float32, np.float64)])
+def test_a_learners_loop_gives_the_course_numbers_to_the_bit(layout, dtype, labels):
+    """Forward, cost, backward (dA0 too) and update are the course's numpy results bit
+    for bit (dtypes included), iteration after iteration, on sizes where every kernel
+    runs and the big arrays are recycled (W1 has more than _common.BIG_RESULT
+    elements)."""
+    params, X, Y = problem([300, 240, 7, 1], 150, seed=6)
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    X, Y = X.astype(dtype), Y.astype(labels)
+    X = {"C": X, "F": np.asfortranarray(X), "strided": np.repeat(X, 2, axis=1)[:, ::2]}[layout]
+    ours, rate = {k: v.copy() for k, v in params.items()}, 0.1
+    for _ in range(3):
+        want_AL, layers = o_forward(X, params)
+        want = o_backward(want_AL, Y, layers, params)
+        AL, caches = dnn_app_utils_v3.L_model_forward(X, ours)
+        assert_bit_identical(AL, want_AL)
+        assert_bit_identical(dnn_app_utils_v3.compute_cost(AL, Y), o_cost(want_AL, Y))
+        grads = dnn_app_utils_v3.L_model_backward(AL, Y, caches)
+        for key in want:
+            assert_bit_identical(grads[key], want[key])
+        ours = dnn_app_utils_v3.update_parameters(ours, grads, rate)
+        params = {k: params[k] - rate * want["d" + k] for k in params}
+        for key in params:
+            assert_bit_identical(ours[key], params[key])
+
+
+def assert_bit_identical(a, b):
+    assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+
+
 @pytest.mark.parametrize("dims, m", [([4, 3, 1], 1), ([5, 4, 3, 1], 8), ([3, 1], 5)])
 def test_L_model_backward_is_the_gradient_of_compute_cost(dims, m):
     f = dnn_app_utils_v3

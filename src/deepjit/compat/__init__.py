@@ -18,8 +18,9 @@ Change one import line and the same program gives the same numbers, faster:
   ->  ``deepjit.compat.init_utils`` ... (plus each notebook's functions and ``model``).
 
 The step functions (``linear_forward`` ... ``update_parameters``, ``propagate``,
-``forward_propagation`` ...) never copy their inputs, whatever their memory layout: the
-matrix products go to BLAS as they are, and one fused Numba pass does what follows.
+``forward_propagation`` ...) give the course's numbers to the bit and never copy their
+inputs, whatever their memory layout: the matrix products go to BLAS as the course's do,
+exponentials to numpy's ufuncs in place, and one fused Numba pass does the rest.
 ``L_model_backward`` computes ``dA0`` (the gradient with respect to X, which training
 never reads) only when it is first read.
 

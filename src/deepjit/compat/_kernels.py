@@ -1,50 +1,33 @@
 """Numba kernels of the drop-in step functions: one pass each where the course's numpy
-makes several (bias and activation; an activation's derivative; the output layer's
-gradient; the cost; a gradient step).
+makes several (bias and relu; an activation's derivative; the output layer's gradient;
+the cost; a gradient step), with the course's arithmetic in the course's order (no
+reassociation, no fused multiply-add), so the results are numpy's to the bit.
 
 They take 2-D arrays of any layout and run their inner loop along the rows, so
-:mod:`._common` hands them contiguous arrays as single rows (views); the
-activations are the engine's vectorisable ones (:mod:`deepjit.engines.cpu.vecmath`, within
-a few units in the last place of numpy's).
+:mod:`._common` hands them contiguous arrays as single rows (views).  Exponentials stay
+with numpy's vectorised ufuncs (:func:`._common.sigmoid_of`): Numba's scalar ``exp``
+is slower, and another ``exp`` would change the last bits.
 """
 import math
 
 from numba import njit
 
-from ..activations import RELU, SIGMOID, TANH
-from ..engines.cpu import vecmath
+from ..activations import RELU
 
 kernel = njit(cache=True, error_model="numpy")
 
 
 @kernel
-def activation(Z, A, code):
-    """``A = g(Z)`` (``A`` may be ``Z``).  One loop per code, over row views, so each
-    inner loop is branch-free and vectorises."""
+def bias_activation(Z, b, A, code):
+    """In place ``Z <- Z + b`` (``b : (n, 1)``), then ``A = max(0, Z)`` for RELU, else
+    nothing (``A`` may be ``Z``)."""
     for i in range(Z.shape[0]):
-        z, a = Z[i], A[i]
+        z, a, bi = Z[i], A[i], b[i, 0]
+        for j in range(z.size):
+            z[j] = z[j] + bi
         if code == RELU:
             for j in range(z.size):
                 a[j] = 0.0 if z[j] <= 0 else z[j]      # NaN passes, as in np.maximum(0, Z)
-        elif code == SIGMOID:
-            for j in range(z.size):
-                a[j] = vecmath.sigmoid(z[j])
-        elif code == TANH:
-            for j in range(z.size):
-                a[j] = vecmath.tanh(z[j])
-        else:
-            for j in range(z.size):
-                a[j] = z[j]
-
-
-@kernel
-def bias_activation(Z, b, A, code):
-    """In place ``Z <- Z + b`` (``b : (n, 1)``), then ``A = g(Z)`` (``A`` may be ``Z``)."""
-    for i in range(Z.shape[0]):
-        z, bi = Z[i], b[i, 0]
-        for j in range(z.size):
-            z[j] = z[j] + bi
-    activation(Z, A, code)
 
 
 @kernel
@@ -56,23 +39,14 @@ def relu_gradient(Z, dA, dZ):
 
 
 @kernel
-def sigmoid_gradient(Z, dA, dZ):
-    """``dZ = dA * s * (1 - s)`` with ``s = sigmoid(Z)``."""
-    for i in range(dA.shape[0]):
-        for j in range(dA.shape[1]):
-            s = vecmath.sigmoid(Z[i, j])
-            dZ[i, j] = dA[i, j] * s * (1 - s)
-
-
-@kernel
-def output_gradient(ZL, AL, Y, dZ):
+def output_gradient(S, AL, Y, dZ, one):
     """The output layer's ``dZ`` as the course forms it: ``dAL = -(Y/AL - (1-Y)/(1-AL))``
-    through ``sigmoid_backward(dAL, ZL)``."""
+    through ``sigmoid_backward(dAL, ZL)``, ``S = sigmoid(ZL)`` (``dZ`` may be ``S``;
+    ``one`` is 1 in the arrays' precision, so float32 stays float32 as in numpy)."""
     for i in range(AL.shape[0]):
         for j in range(AL.shape[1]):
-            a, y = AL[i, j], Y[i, j]
-            s = vecmath.sigmoid(ZL[i, j])
-            dZ[i, j] = -(y / a - (1 - y) / (1 - a)) * s * (1 - s)
+            a, y, s = AL[i, j], Y[i, j], S[i, j]
+            dZ[i, j] = -(y / a - (one - y) / (one - a)) * s * (one - s)
 
 
 @kernel
@@ -96,18 +70,8 @@ def descend(P, G, out, learning_rate):
 
 
 @kernel
-def tanh_gradient(dA, A):
-    """In place ``dA <- dA * (1 - A**2)`` (``A = tanh(Z)``)."""
+def tanh_gradient(dA, A, one):
+    """In place ``dA <- dA * (1 - A**2)`` (``A = tanh(Z)``; ``one`` as above)."""
     for i in range(dA.shape[0]):
         for j in range(dA.shape[1]):
-            dA[i, j] = dA[i, j] * (1 - A[i, j] ** 2)
-
-
-@kernel
-def scaled_row_sums(M, scale, out):
-    """``out[i, 0] = scale * sum_j M[i, j]``."""
-    for i in range(M.shape[0]):
-        total = 0.0
-        for j in range(M.shape[1]):
-            total += M[i, j]
-        out[i, 0] = scale * total
+            dA[i, j] = dA[i, j] * (one - A[i, j] * A[i, j])

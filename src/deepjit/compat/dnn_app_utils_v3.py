@@ -12,8 +12,9 @@ global legacy generator, seeded as the course seeds it), and the same printed li
   "cuda"), or the keyword-only ``engine=`` argument.  Training that produces NaN or inf
   raises :class:`deepjit.TrainingDiverged` instead of carrying on with NaN.
 - The step functions (``linear_forward`` ... ``L_model_backward``) return the course's
-  caches and gradient dicts, computed without copying their inputs (any memory layout):
-  BLAS for the products, then one fused Numba pass (:mod:`._kernels`).
+  caches and gradient dicts, its numbers to the bit, computed without copying their
+  inputs (any memory layout): BLAS for the products, numpy's ufuncs in place for the
+  sigmoid, one fused Numba pass for the rest (:mod:`._kernels`).
   ``L_model_backward`` computes ``dA0`` when it is first read.
 """
 import functools
@@ -38,7 +39,7 @@ ACTIVATIONS = {"sigmoid": SIGMOID, "relu": RELU}
 
 def sigmoid(Z):
     """``A = 1 / (1 + exp(-Z))``; returns ``(A, cache)`` with ``cache = Z``."""
-    return _common.activate(Z, SIGMOID, lambda Z: 1 / (1 + np.exp(-Z))), Z
+    return _common.sigmoid(Z, _sigmoid), Z
 
 
 def relu(Z):
@@ -57,6 +58,10 @@ def sigmoid_backward(dA, cache):
     return _common.sigmoid_gradient(dA, cache, _sigmoid_gradient)
 
 
+def _sigmoid(Z):
+    return 1 / (1 + np.exp(-Z))
+
+
 def _relu_gradient(dA, Z):
     dZ = np.array(dA, copy=True)
     dZ[Z <= 0] = 0
@@ -64,7 +69,7 @@ def _relu_gradient(dA, Z):
 
 
 def _sigmoid_gradient(dA, Z):
-    s = 1 / (1 + np.exp(-Z))
+    s = _sigmoid(Z)
     return dA * s * (1 - s)
 
 
@@ -136,14 +141,11 @@ def L_model_forward(X, parameters):
 
 
 def compute_cost(AL, Y):
-    """Mean binary cross-entropy as a 0-d array."""
+    """Mean binary cross-entropy as a 0-d array (the course's expression: its numbers to
+    the bit, at its speed)."""
     m = Y.shape[1]
-    sums = _common.cross_entropy(AL, Y) if np.shape(AL)[:1] == (1,) else None
-    if sums is None:
-        cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
-        return np.squeeze(cost)
-    positive, negative = sums
-    return np.array((1. / m) * (-positive - negative), dtype=np.result_type(AL, Y))
+    cost = (1. / m) * (-np.dot(Y, np.log(AL).T) - np.dot(1 - Y, np.log(1 - AL).T))
+    return np.squeeze(cost)
 
 
 # -- backward ------------------------------------------------------------------------------
@@ -179,7 +181,7 @@ def L_model_backward(AL, Y, caches):
         if l < L - 1:
             dZ = relu_backward(grads["dA" + str(l + 1)], Z)
         if l == 0 and type(W) is np.ndarray:
-            grads.defer("dA0", functools.partial(_common.input_gradient, W.copy(), dZ))
+            grads.defer("dA0", functools.partial(_common.product, _common.copy(W).T, dZ))
             grads["dW1"], grads["db1"] = _common.weight_gradients(dZ, A_prev)
         else:
             grads["dA" + str(l)], grads["dW" + str(l + 1)], grads["db" + str(l + 1)] = \

@@ -16,7 +16,6 @@ import copy
 import numpy as np
 
 from . import _common
-from ..activations import SIGMOID
 
 __all__ = ["load_dataset", "sigmoid", "initialize_with_zeros", "propagate", "optimize",
            "predict", "model"]
@@ -32,7 +31,7 @@ def load_dataset(path=None):
 
 
 def sigmoid(z):
-    return _common.activate(z, SIGMOID, lambda z: 1 / (1 + np.exp(-z)))
+    return _common.sigmoid(z, lambda z: 1 / (1 + np.exp(-z)))
 
 
 def initialize_with_zeros(dim):

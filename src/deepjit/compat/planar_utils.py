@@ -43,7 +43,7 @@ def plot_decision_boundary(model, X, y):
 
 
 def sigmoid(x):
-    return _common.activate(x, SIGMOID, lambda x: 1 / (1 + np.exp(-x)))
+    return _common.sigmoid(x, lambda x: 1 / (1 + np.exp(-x)))
 
 
 def load_planar_dataset():
