@@ -170,8 +170,9 @@ def _gather(src, examples, dst):
             ahead = examples[j + PREFETCH_ROWS_AHEAD]
             for i in range(0, width, line):
                 prefetch(src, ahead, i)
+        row, out = src[examples[j]], dst[j]     # 1-d views: the copy vectorises
         for i in range(width):
-            dst[j, i] = src[examples[j], i]
+            out[i] = row[i]
 
 
 @kernel
