@@ -77,6 +77,21 @@ def test_classifier_equals_scikit_learn(params, engine):
     np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-9)
 
 
+@pytest.mark.parametrize("params", [
+    dict(solver="adam", n_iter_no_change=2, tol=0.01, learning_rate_init=0.01),
+    dict(solver="sgd", learning_rate="adaptive", n_iter_no_change=3, tol=0.05),
+    dict(solver="sgd", learning_rate="invscaling", n_iter_no_change=2, tol=0.01)],
+    ids=lambda p: "-".join(map(str, p.values())))
+def test_stopping_inside_a_run_of_compiled_epochs_equals_scikit_learn(params):
+    """The cpu engine runs several epochs per call; a stop (or an adaptive rate's
+    change) on no improvement still comes at scikit-learn's epoch."""
+    X, y = digits()
+    ours, theirs = fit_both(DeepJITClassifier, MLPClassifier, X, y, hidden_layer_sizes=(15,),
+                            max_iter=80, random_state=2, **params)
+    assert 3 <= theirs.n_iter_ < 80
+    assert_same(ours, theirs)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("params", [dict(solver="adam"), dict(solver="sgd"),
                                     dict(solver="lbfgs"), dict(solver="adam", loss="poisson"),

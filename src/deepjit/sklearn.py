@@ -26,14 +26,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_target,
                                       unique_labels)
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from . import sklearn_rules as rules
 
@@ -158,7 +158,7 @@ class _DeepJITMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, self._layer_units, X.dtype)
-        with threadpool_limits(self.num_threads, user_api="blas"):
+        with _blas_limit(self._blas_threads()):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, incremental)
             else:
@@ -171,6 +171,14 @@ class _DeepJITMLP(BaseEstimator):
                              "features X are too large for the solver's float type; scale "
                              "them first (StandardScaler, or y / its scale).")
         return self
+
+    def _blas_threads(self):
+        """``num_threads``; by default one for the stochastic solvers, whose products are
+        batch-sized (BLAS threads cost them more than they give, and many times more on
+        a busy machine), all cores for "lbfgs"."""
+        if self.num_threads is None and self.solver in _STOCHASTIC_SOLVERS:
+            return 1
+        return self.num_threads
 
     def _fit_dtype(self, X):
         """X's float dtype (scikit-learn keeps float32 and float64), or ``dtype``."""
@@ -215,36 +223,59 @@ class _DeepJITMLP(BaseEstimator):
         engine = self._epochs(net, theta, X_train, y_train, sw_train, batch_size, dropout_seed)
         try:
             self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                accumulated = engine.run(sample_idx)
-                self._set_parameters(net, engine.parameters())
-                self.n_iter_ += 1
-                self.loss_ = accumulated / n_samples
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(validation)
-                self._optimizer.iteration_ends(self.t_)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if self._optimizer.trigger_stopping(self._no_change_message(),
-                                                        self.verbose):
-                        break
-                    self._no_improvement_count = 0
-                if incremental:
+            while self.n_iter_ < self.max_iter:
+                orders = []
+                for _ in range(self._epochs_per_call(incremental, validation, engine)):
+                    if self.shuffle:
+                        sample_idx = _shuffled(sample_idx, self._random_state)
+                    orders.append(sample_idx)
+                losses = engine.run_epochs(orders)
+                if validation is not None:
+                    self._set_parameters(net, engine.parameters())
+                if self._end_epochs(losses, n_samples, validation, incremental):
                     break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and "
-                                  "the optimization hasn't converged yet." % self.max_iter,
-                                  ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-            self._set_parameters(net, engine.parameters())
+        self._set_parameters(net, engine.parameters())
         engine.finish()
         if self.early_stopping:
             self.coefs_, self.intercepts_ = self._best_coefs, self._best_intercepts
+
+    def _epochs_per_call(self, incremental, validation, engine):
+        """How many epochs the next engine call may run: as many as no per-epoch decision
+        can interrupt (none reads the parameters or changes the learning rate before
+        ``n_iter_no_change`` more epochs without improvement, unless ``early_stopping``
+        scores each epoch or "invscaling" changes the rate), within the iterations left
+        and about ``CHUNK_SECONDS`` of work (so Ctrl-C stays prompt)."""
+        if incremental or validation is not None or (
+                self.solver == "sgd" and self.learning_rate == "invscaling"):
+            return 1
+        safe = self.n_iter_no_change + 1 - self._no_improvement_count
+        return int(max(1, min(safe, self.max_iter - self.n_iter_, engine.epochs_per_chunk())))
+
+    def _end_epochs(self, losses, n_samples, validation, incremental):
+        """scikit-learn's bookkeeping after each epoch of ``losses`` (each epoch's
+        accumulated loss); True to stop."""
+        for accumulated in losses:
+            self.n_iter_ += 1
+            self.loss_ = accumulated / n_samples
+            self.t_ += n_samples
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+            self._update_no_improvement_count(validation)
+            self._optimizer.iteration_ends(self.t_)
+            if self._no_improvement_count > self.n_iter_no_change:
+                if self._optimizer.trigger_stopping(self._no_change_message(), self.verbose):
+                    return True
+                self._no_improvement_count = 0
+            if incremental:
+                return True
+            if self.n_iter_ == self.max_iter:
+                warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                              "optimization hasn't converged yet." % self.max_iter,
+                              ConvergenceWarning)
+        return False
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
@@ -347,6 +378,27 @@ class _DeepJITMLP(BaseEstimator):
         return tags
 
 
+def _blas_limit(threads):
+    """threadpoolctl's limit on the BLAS threads (none for None), through one controller
+    made at the first fit: making one reads every loaded library (5-20 ms, more than a
+    small fit's epochs).  BLAS libraries loaded later are not limited; scipy's, which the
+    cpu engine calls, and numpy's are loaded with this module."""
+    if not _BLAS_CONTROLLER:
+        _BLAS_CONTROLLER.append(ThreadpoolController())
+    return _BLAS_CONTROLLER[0].limit(limits=threads, user_api="blas")
+
+
+_BLAS_CONTROLLER = []
+
+
+def _shuffled(sample_idx, random_state):
+    """``sklearn.utils.shuffle(sample_idx, random_state=random_state)`` without its
+    checks (a tenth of a small fit): the same draw, the same order."""
+    indices = np.arange(sample_idx.shape[0])
+    random_state.shuffle(indices)
+    return sample_idx[indices]
+
+
 def _lbfgs_iterations(result, max_iter):
     """scikit-learn's ``_check_optimize_result``: warns when L-BFGS-B stopped without
     converging; returns the iterations run."""
@@ -372,7 +424,8 @@ class DeepJITClassifier(ClassifierMixin, _DeepJITMLP):
     training), ``activation="leaky_relu"`` (slope 0.01), ``class_weight`` (None,
     "balanced" or ``{label: weight}``: multiplies ``sample_weight``), ``dtype`` (None:
     X's float type, as scikit-learn; or "float32" / "float64"), ``engine`` ("cpu", or
-    "numpy" for the plain-numpy oracle) and ``num_threads`` (None: all cores).
+    "numpy" for the plain-numpy oracle) and ``num_threads`` (None: one for "sgd" and
+    "adam", all cores for "lbfgs").
     """
 
     _parameter_constraints = {

@@ -17,11 +17,14 @@ numbers agree with scikit-learn's to rounding.  The parameters live in one vecto
 raveled, then every ``intercepts_[i]``.  deepjit's extras (dropout, leaky ReLU) change
 nothing when off.
 """
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit, xlogy
 from sklearn.utils.extmath import safe_sparse_dot
+
+from .training import CHUNK_SECONDS
 
 LEAKY_SLOPE = 0.01
 
@@ -259,6 +262,14 @@ class NumpyEpochs:
         self.X, self.y, self.sample_weight, self.batch_size = X, y, sample_weight, batch_size
         self.rng = None if dropout_seed is None else np.random.default_rng(dropout_seed)
 
+    def run_epochs(self, orders):
+        """One epoch per example order in ``orders``; their accumulated losses."""
+        return [self.run(order) for order in orders]
+
+    @staticmethod
+    def epochs_per_chunk():
+        return 1
+
     def run(self, order):
         accumulated = 0.0
         for start in range(0, len(order), self.batch_size):
@@ -279,7 +290,8 @@ class NumpyEpochs:
 
 class CompiledEpochs:
     """The same epochs on the cpu engine's compiled mini-batch trainer
-    (:mod:`deepjit.engines.cpu.minibatch`, one compiled call per epoch) with the
+    (:mod:`deepjit.engines.cpu.minibatch`, one compiled call for the epochs of each
+    ``run_epochs``) with the
     optimizers in scikit-learn's form.  The trainer keeps its own layout (W as (n_l,
     n_{l-1}), each layer's W then b); ``_perm`` maps scikit-learn's order to it.  The
     batch losses are the engine's (from the output pre-activations: equal to
@@ -316,6 +328,7 @@ class CompiledEpochs:
             getattr(self.trainer, name)[:] = buffer[self._perm]
         n = X.shape[0]
         self._sizes = np.diff(np.r_[np.arange(0, n, batch_size), n]).astype(np.float64)
+        self._epoch_seconds = np.inf       # one epoch in the first call
 
     @staticmethod
     def supports(net, X, sample_weight, batch_size, optimizer):
@@ -329,13 +342,20 @@ class CompiledEpochs:
                 and (net.out_activation != "identity" or net.units[-1] == 1)
                 and optimizer.t % n_batches == 0)
 
-    def run(self, order):
-        trainer = self.trainer
+    def run_epochs(self, orders):
+        """The epochs of ``orders`` in one compiled call; their accumulated losses."""
+        trainer, nb = self.trainer, self._sizes.size
         trainer.hyper[3] = self.optimizer.learning_rate
-        costs = trainer.run(np.ascontiguousarray(order, dtype=np.int64).reshape(1, -1),
-                            trainer.step // self._sizes.size, self._sizes.size)
+        started = time.perf_counter()
+        costs = trainer.run(np.array(orders, dtype=np.int64), trainer.step // nb,
+                            len(orders) * nb)
+        self._epoch_seconds = (time.perf_counter() - started) / len(orders)
         self.optimizer.t = trainer.step
-        return float(costs @ self._sizes)
+        return [float(epoch @ self._sizes) for epoch in costs.reshape(len(orders), nb)]
+
+    def epochs_per_chunk(self):
+        """About ``CHUNK_SECONDS`` of epochs at the pace of the last call."""
+        return max(1, int(CHUNK_SECONDS / max(self._epoch_seconds, 1e-9)))
 
     def parameters(self):
         self.theta[self._perm] = self.trainer.theta
