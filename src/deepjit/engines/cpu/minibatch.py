@@ -162,7 +162,7 @@ PREFETCH_ROWS_AHEAD = 8     # a random-row epoch gather took 12 ms without, 4-5 
 
 
 @kernel
-def _gather(src, examples, dst):
+def gather_rows(src, examples, dst):
     """``dst[j] = src[examples[j]]``, asking for the row ``PREFETCH_ROWS_AHEAD`` ahead
     (every 64-byte line of it) while copying this one."""
     n, width = examples.size, dst.shape[1]
@@ -278,7 +278,7 @@ def backward_batch(theta, lay, codes, slope, Xb, Yb, keep_probs, acts, drops, ma
 
 
 @kernel
-def _sum_of_squared_weights(theta, lay):
+def sum_of_squared_weights(theta, lay):
     dims, w_off, _, _ = lay
     total = 0.0
     for l in range(1, dims.size):
@@ -308,7 +308,7 @@ def _sum_of_squares(x):
 
 
 @kernel
-def _update(theta, grad, v, s, lay, opt_code, lr, l2_per_example, hyper, t):
+def update_parameters(theta, grad, v, s, lay, opt_code, lr, l2_per_example, hyper, t):
     """The optimizer's update of every W (with the L2 term) and b."""
     dims, w_off, b_off, _ = lay
     beta1, beta2, eps = hyper[0], hyper[1], hyper[2]
@@ -353,18 +353,18 @@ def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_e
             Yv = layer(Ye.reshape(Ye.size), examples[0] * nL, mb, nL)
         else:
             Xv, Yv = layer(Xb, 0, mb, n0), layer(Yb, 0, mb, nL)
-            _gather(Xe, examples, Xv)
-            _gather(Ye, examples, Yv)
+            gather_rows(Xe, examples, Xv)
+            gather_rows(Ye, examples, Yv)
         ZLv, ALv = layer(ZL, 0, mb, nL), layer(AL, 0, mb, nL)
         costs[k] = forward_batch(theta, lay, codes, slope, Xv, Yv, examples, step, seed,
                                  keep_probs, thresholds, acts, drops, masks, ZLv, ALv,
                                  wt, settings[4] != 0, settings[5] != 0) / mb
         if l2 != 0.0 and settings[5] != 0:
-            costs[k] += l2 / (2.0 * mb) * _sum_of_squared_weights(theta, lay)
+            costs[k] += l2 / (2.0 * mb) * sum_of_squared_weights(theta, lay)
         backward_batch(theta, lay, codes, slope, Xv, Yv, keep_probs, acts, drops, masks,
                        ALv, grad, buf1, buf2)
         lr = rules.scheduled_rate(sched_code, lr0, decay_rate, interval, epoch)
-        _update(theta, grad, v, s, lay, opt_code, lr, l2 / mb, hyper, step + 1)
+        update_parameters(theta, grad, v, s, lay, opt_code, lr, l2 / mb, hyper, step + 1)
 
 
 class MiniBatchTrainer:
@@ -458,8 +458,3 @@ class MiniBatchTrainer:
         AL = forward(self.theta, layout.arrays, self.codes, self.slope,
                      np.ascontiguousarray(X), acts, ZL)
         return float(cost(ZL, Y, self.codes[-1])), AL.copy()
-
-
-# The per-batch pieces that the sharded mini-batch engine (sharded_minibatch.py) reuses.
-gather_rows, sum_of_squared_weights, update_parameters = _gather, _sum_of_squared_weights, \
-    _update
