@@ -51,9 +51,11 @@ def regularized(parameters, X, Y, learning_rate, num_iterations, every, on_recor
     re-seeding gives).
     ``on_record(i, parameters)`` as in ``full_batch``."""
     theta, dims, X, Y = _narrow_problem(parameters, X, Y)
+    m = X.shape[1]
+    X = narrow.pad_columns(X, m)
     D1, D2 = (NO_MASK, NO_MASK) if masks is None else (
-        np.ascontiguousarray(mask, np.float64) for mask in masks)
-    work = narrow.workspace(dims, X.shape[1])
+        narrow.pad_columns(mask, m) for mask in masks)
+    work = narrow.workspace(dims, m)
     for start in range(0, num_iterations, every):
         on_record(start, narrow.unpack(theta, dims))
         narrow.train_full_batch(theta, dims, X, Y, float(learning_rate),

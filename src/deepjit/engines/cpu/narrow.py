@@ -32,6 +32,9 @@ from .layers import kernel, row_sum
 # reductions over the examples may be reassociated so that they vectorise
 reduction = njit(cache=True, error_model="numpy", fastmath={"reassoc"})
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
+# loops run over whole multiples of LANES columns (zero columns past the examples), so
+# that no example falls to the scalar remainder of a vectorised (and unrolled) loop
+LANES = 32
 PAIRWISE_BLOCK = 128   # numpy's PW_BLOCKSIZE
 # ``_sum`` adds in numpy's pairwise order up to 128 * 2**PAIRWISE_LEVELS numbers, so that a
 # sum numpy finds exact (the zero-initialised net's db) comes out exact here too
@@ -57,6 +60,20 @@ def unpack(theta, dims):
     return parameters
 
 
+def pad_columns(A, columns):
+    """``A`` as C-ordered float64 with zero columns up to ``padded(columns)``."""
+    A = np.asarray(A, np.float64)
+    out = np.zeros((A.shape[0], padded(columns)))
+    out[:, :A.shape[1]] = A
+    return out
+
+
+@njit(cache=True)
+def padded(columns):
+    """``columns`` rounded up to a multiple of LANES."""
+    return -(-columns // LANES) * LANES
+
+
 @kernel
 def _views(theta, dims):
     n0, n1, n2, n3 = dims[0], dims[1], dims[2], dims[3]
@@ -68,12 +85,19 @@ def _views(theta, dims):
 
 
 @reduction
-def _dot(a, b, start, count):
-    """``sum_j a[j] b[start + j]`` for j < count."""
-    total = 0.0
-    for j in range(count):
-        total += a[j] * b[start + j]
-    return total
+def _dots(a, B, k, start, width):
+    """``sum_j a[j] B[k + r, start + j]`` for r = 0 .. 3 (rows past B's end repeat its
+    last): four products from each load of ``a``."""
+    last = B.shape[0] - 1
+    b0, b1, b2, b3 = B[k], B[min(k + 1, last)], B[min(k + 2, last)], B[min(k + 3, last)]
+    t0 = t1 = t2 = t3 = 0.0
+    for j in range(width):
+        x = a[j]
+        t0 += x * b0[start + j]
+        t1 += x * b1[start + j]
+        t2 += x * b2[start + j]
+        t3 += x * b3[start + j]
+    return t0, t1, t2, t3
 
 
 @kernel
@@ -110,16 +134,41 @@ for _ in range(PAIRWISE_LEVELS):
 
 
 @kernel
-def _linear(W, A_prev, start, count, out):
-    """``out[:, :count] = W A_prev[:, start:start + count]`` (bias not added)."""
+def _linear(W, A_prev, start, width, out):
+    """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added).  The inputs
+    are added up to four at a time, in order, so each output row is read and stored once
+    per four inputs."""
+    n_in = W.shape[1]
     for i in range(W.shape[0]):
-        row = out[i]
-        for j in range(count):
-            row[j] = 0.0
-        for k in range(W.shape[1]):
-            w, src = W[i, k], A_prev[k]
-            for j in range(count):
-                row[j] += w * src[start + j]
+        row = out[i][:width]
+        row[:] = 0.0
+        for k in range(0, n_in, 4):
+            _accumulate(row, W[i], A_prev, k, min(4, n_in - k), start)
+
+
+@kernel
+def _accumulate(out, w, A, k, take, start):
+    """``out += w[k] A[k, start:] + ... + w[k + take - 1] A[k + take - 1, start:]``,
+    added left to right, for ``take`` = 1 .. 4 (rows sliced one by one: contiguous)."""
+    end = start + out.size
+    s0, w0 = A[k][start:end], w[k]
+    if take == 1:
+        for j in range(out.size):
+            out[j] += w0 * s0[j]
+        return
+    s1, w1 = A[k + 1][start:end], w[k + 1]
+    if take == 2:
+        for j in range(out.size):
+            out[j] = (out[j] + w0 * s0[j]) + w1 * s1[j]
+        return
+    s2, w2 = A[k + 2][start:end], w[k + 2]
+    if take == 3:
+        for j in range(out.size):
+            out[j] = ((out[j] + w0 * s0[j]) + w1 * s1[j]) + w2 * s2[j]
+        return
+    s3, w3 = A[k + 3][start:end], w[k + 3]
+    for j in range(out.size):
+        out[j] = (((out[j] + w0 * s0[j]) + w1 * s1[j]) + w2 * s2[j]) + w3 * s3[j]
 
 
 @kernel
@@ -151,12 +200,17 @@ def _relu_backward(dA, A, count, D, keep_prob):
 
 @kernel
 def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, dW, db):
-    """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W``, ``db = scale sum dZ``."""
+    """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W`` (the products run on to
+    ``padded(count)``, where dZ is 0), ``db = scale sum dZ`` in numpy's order (``_sum``:
+    the saturated runs follow the course's more closely)."""
+    n_in, width = A_prev.shape[0], padded(count)
     for i in range(dZ.shape[0]):
-        for k in range(A_prev.shape[0]):
-            dW[i, k] = scale * _dot(dZ[i], A_prev[k], start, count)
-            if l2 != 0.0:
-                dW[i, k] += l2 * W[i, k]
+        for k in range(0, n_in, 4):
+            products = _dots(dZ[i], A_prev, k, start, width)
+            for r in range(min(4, n_in - k)):
+                dW[i, k + r] = scale * products[r]
+                if l2 != 0.0:
+                    dW[i, k + r] += l2 * W[i, k + r]
         db[i] = scale * _sum(dZ[i], 0, count)
 
 
@@ -164,32 +218,33 @@ def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, dW, db):
 def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, grad):
     """The gradient of the examples ``start .. start + count - 1`` into ``grad`` (like
     ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3)`` from ``workspace`` (A3 holds the
-    output afterwards).  Masks ``D1, D2`` (0/1 floats, ``count`` columns)
-    apply when they have rows."""
+    output afterwards).  ``X`` has zeros in the columns from ``start + count`` up to
+    ``start + padded(count)``, which are computed too (their dZ is 0).  Masks ``D1, D2``
+    (0/1 floats, ``padded(count)`` columns) apply when they have rows."""
     W1, b1, W2, b2, W3, b3 = _views(theta, dims)
     dW1, db1, dW2, db2, dW3, db3 = _views(grad, dims)
     A1, A2, A3, dA1, dA2, dZ3 = work
-    _linear(W1, X, start, count, A1)
-    _relu(A1, b1, count, D1, keep_prob)
-    _linear(W2, A1, 0, count, A2)
-    _relu(A2, b2, count, D2, keep_prob)
-    _linear(W3, A2, 0, count, A3)
-    inv_m = 1. / count
+    width = padded(count)
+    _linear(W1, X, start, width, A1)
+    _relu(A1, b1, width, D1, keep_prob)
+    _linear(W2, A1, 0, width, A2)
+    _relu(A2, b2, width, D2, keep_prob)
+    _linear(W3, A2, 0, width, A3)
     for i in range(A3.shape[0]):
-        a, bi = A3[i], b3[i]
-        for j in range(count):
+        a, bi, y, d = A3[i], b3[i], Y[i], dZ3[i]
+        for j in range(width):
             a[j] = vecmath.sigmoid(a[j] + bi)
-    for i in range(A3.shape[0]):
-        a, y, d = A3[i], Y[i], dZ3[i]
         for j in range(count):
             d[j] = a[j] - y[start + j]
-    l2 = lambd / count
+        for j in range(count, width):
+            d[j] = 0.0
+    inv_m, l2 = 1. / count, lambd / count
     _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, dW3, db3)
-    _linear(W3.T, dZ3, 0, count, dA2)
-    _relu_backward(dA2, A2, count, D2, keep_prob)
+    _linear(W3.T, dZ3, 0, width, dA2)
+    _relu_backward(dA2, A2, width, D2, keep_prob)
     _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, dW2, db2)
-    _linear(W2.T, dA2, 0, count, dA1)
-    _relu_backward(dA1, A1, count, D1, keep_prob)
+    _linear(W2.T, dA2, 0, width, dA1)
+    _relu_backward(dA1, A1, width, D1, keep_prob)
     _layer_gradient(dA1, X, start, count, W1, inv_m, l2, dW1, db1)
 
 
@@ -197,6 +252,7 @@ def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, gr
 def workspace(dims, columns):
     """``gradient``'s work arrays for up to ``columns`` examples at a time."""
     n1, n2, n3 = dims[1], dims[2], dims[3]
+    columns = padded(columns)
     return (np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
             np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)))
 
@@ -204,9 +260,10 @@ def workspace(dims, columns):
 @kernel
 def train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, keep_prob,
                      work):
-    """``steps`` updates ``theta <- theta - learning_rate * gradient`` on all of ``X``."""
+    """``steps`` updates ``theta <- theta - learning_rate * gradient`` on all the examples
+    (``Y``'s columns; ``X`` and the masks padded by ``pad_columns``)."""
     grad = np.empty_like(theta)
-    m = X.shape[1]
+    m = Y.shape[1]
     for _ in range(steps):
         gradient(theta, dims, X, Y, 0, m, lambd, D1, D2, keep_prob, work, grad)
         for p in range(theta.size):
@@ -258,7 +315,7 @@ def train_epochs(theta, dims, X, Y, orders, batch_size, learning_rates, want_cos
     cross-entropy where ``want_cost[e]``.  ``t`` is the steps taken before; returns the
     count after."""
     m = X.shape[1]
-    Xs, Ys = np.empty((X.shape[0], m)), np.empty((Y.shape[0], m))
+    Xs, Ys = np.zeros((X.shape[0], m + LANES)), np.empty((Y.shape[0], m))
     grad, work = np.empty_like(theta), workspace(dims, min(batch_size, m))
     no_mask = np.empty((0, 0))
     for e in range(orders.shape[0]):
