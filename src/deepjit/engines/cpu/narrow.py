@@ -85,19 +85,42 @@ def _views(theta, dims):
 
 
 @reduction
-def _dots(a, B, k, start, width):
-    """``sum_j a[j] B[k + r, start + j]`` for r = 0 .. 3 (rows past B's end repeat its
-    last): four products from each load of ``a``."""
-    last = B.shape[0] - 1
-    b0, b1, b2, b3 = B[k], B[min(k + 1, last)], B[min(k + 2, last)], B[min(k + 3, last)]
-    t0 = t1 = t2 = t3 = 0.0
-    for j in range(width):
-        x = a[j]
-        t0 += x * b0[start + j]
-        t1 += x * b1[start + j]
-        t2 += x * b2[start + j]
-        t3 += x * b3[start + j]
-    return t0, t1, t2, t3
+def _dots(d0, d1, d2, d3, a0, a1, a2, a3):
+    """The 16 sums ``sum_j d_r[j] a_c[j]`` (r, c = 0 .. 3, in that order): each load
+    serves four products."""
+    t00 = t01 = t02 = t03 = t10 = t11 = t12 = t13 = 0.0
+    t20 = t21 = t22 = t23 = t30 = t31 = t32 = t33 = 0.0
+    for j in range(d0.size):
+        x0, x1, x2, x3 = a0[j], a1[j], a2[j], a3[j]
+        y0, y1, y2, y3 = d0[j], d1[j], d2[j], d3[j]
+        t00 += y0 * x0
+        t01 += y0 * x1
+        t02 += y0 * x2
+        t03 += y0 * x3
+        t10 += y1 * x0
+        t11 += y1 * x1
+        t12 += y1 * x2
+        t13 += y1 * x3
+        t20 += y2 * x0
+        t21 += y2 * x1
+        t22 += y2 * x2
+        t23 += y2 * x3
+        t30 += y3 * x0
+        t31 += y3 * x1
+        t32 += y3 * x2
+        t33 += y3 * x3
+    return (t00, t01, t02, t03, t10, t11, t12, t13, t20, t21, t22, t23, t30, t31, t32, t33)
+
+
+@kernel
+def _rows(A, first, start, width, stand_in):
+    """Rows ``first .. first + 3`` of A, columns ``start .. start + width - 1``, as four
+    contiguous arrays; ``stand_in`` rows (distinct, width long) past A's end."""
+    n, end = A.shape[0], start + width
+    return (A[first][start:end],
+            A[first + 1][start:end] if first + 1 < n else stand_in[0][:width],
+            A[first + 2][start:end] if first + 2 < n else stand_in[1][:width],
+            A[first + 3][start:end] if first + 3 < n else stand_in[2][:width])
 
 
 @kernel
@@ -134,41 +157,49 @@ for _ in range(PAIRWISE_LEVELS):
 
 
 @kernel
-def _linear(W, A_prev, start, width, out):
-    """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added).  The inputs
-    are added up to four at a time, in order, so each output row is read and stored once
-    per four inputs."""
-    n_in = W.shape[1]
-    for i in range(W.shape[0]):
-        row = out[i][:width]
-        row[:] = 0.0
-        for k in range(0, n_in, 4):
-            _accumulate(row, W[i], A_prev, k, min(4, n_in - k), start)
+def _linear(W, A_prev, start, width, spare, out):
+    """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added), in blocks
+    of four outputs by four inputs (each input added in order).  ``spare``: the
+    workspace's six scratch rows, three of zeros standing in for missing inputs, three
+    taking missing outputs."""
+    for i in range(0, W.shape[0], 4):
+        o0, o1, o2, o3 = _rows(out, i, 0, width, spare[3:])
+        for k in range(0, W.shape[1], 4):
+            s0, s1, s2, s3 = _rows(A_prev, k, start, width, spare[:3])
+            _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, k == 0)
 
 
 @kernel
-def _accumulate(out, w, A, k, take, start):
-    """``out += w[k] A[k, start:] + ... + w[k + take - 1] A[k + take - 1, start:]``,
-    added left to right, for ``take`` = 1 .. 4 (rows sliced one by one: contiguous)."""
-    end = start + out.size
-    s0, w0 = A[k][start:end], w[k]
-    if take == 1:
-        for j in range(out.size):
-            out[j] += w0 * s0[j]
+def _weight(W, i, k):
+    return W[i, k] if i < W.shape[0] and k < W.shape[1] else 0.0
+
+
+@kernel
+def _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, first):
+    """``o_r (+)= sum_c W[i + r, k + c] s_c`` (missing weights 0), added left to right;
+    ``first``: the o_r are written, not added to."""
+    w00, w01, w02, w03 = _weight(W, i, k), _weight(W, i, k + 1), _weight(W, i, k + 2), \
+        _weight(W, i, k + 3)
+    w10, w11, w12, w13 = _weight(W, i + 1, k), _weight(W, i + 1, k + 1), \
+        _weight(W, i + 1, k + 2), _weight(W, i + 1, k + 3)
+    w20, w21, w22, w23 = _weight(W, i + 2, k), _weight(W, i + 2, k + 1), \
+        _weight(W, i + 2, k + 2), _weight(W, i + 2, k + 3)
+    w30, w31, w32, w33 = _weight(W, i + 3, k), _weight(W, i + 3, k + 1), \
+        _weight(W, i + 3, k + 2), _weight(W, i + 3, k + 3)
+    if first:
+        for j in range(o0.size):
+            x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
+            o0[j] = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
+            o1[j] = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
+            o2[j] = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
+            o3[j] = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
         return
-    s1, w1 = A[k + 1][start:end], w[k + 1]
-    if take == 2:
-        for j in range(out.size):
-            out[j] = (out[j] + w0 * s0[j]) + w1 * s1[j]
-        return
-    s2, w2 = A[k + 2][start:end], w[k + 2]
-    if take == 3:
-        for j in range(out.size):
-            out[j] = ((out[j] + w0 * s0[j]) + w1 * s1[j]) + w2 * s2[j]
-        return
-    s3, w3 = A[k + 3][start:end], w[k + 3]
-    for j in range(out.size):
-        out[j] = (((out[j] + w0 * s0[j]) + w1 * s1[j]) + w2 * s2[j]) + w3 * s3[j]
+    for j in range(o0.size):
+        x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
+        o0[j] = (((o0[j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
+        o1[j] = (((o1[j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
+        o2[j] = (((o2[j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
+        o3[j] = (((o3[j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
 
 
 @kernel
@@ -199,37 +230,41 @@ def _relu_backward(dA, A, count, D, keep_prob):
 
 
 @kernel
-def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, dW, db):
+def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, spare, dW, db):
     """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W`` (the products run on to
-    ``padded(count)``, where dZ is 0), ``db = scale sum dZ`` in numpy's order (``_sum``:
-    the saturated runs follow the course's more closely)."""
-    n_in, width = A_prev.shape[0], padded(count)
-    for i in range(dZ.shape[0]):
+    ``padded(count)``, where dZ is 0; blocks of four by four), ``db = scale sum dZ`` in
+    numpy's order (``_sum``: the saturated runs follow the course's more closely)."""
+    n_out, n_in, width = dZ.shape[0], A_prev.shape[0], padded(count)
+    for i in range(0, n_out, 4):
+        d0, d1, d2, d3 = _rows(dZ, i, 0, width, spare[:3])
         for k in range(0, n_in, 4):
-            products = _dots(dZ[i], A_prev, k, start, width)
-            for r in range(min(4, n_in - k)):
-                dW[i, k + r] = scale * products[r]
-                if l2 != 0.0:
-                    dW[i, k + r] += l2 * W[i, k + r]
+            a0, a1, a2, a3 = _rows(A_prev, k, start, width, spare[:3])
+            sums = _dots(d0, d1, d2, d3, a0, a1, a2, a3)
+            for r in range(min(4, n_out - i)):
+                for c in range(min(4, n_in - k)):
+                    dW[i + r, k + c] = scale * sums[4 * r + c]
+                    if l2 != 0.0:
+                        dW[i + r, k + c] += l2 * W[i + r, k + c]
+    for i in range(n_out):
         db[i] = scale * _sum(dZ[i], 0, count)
 
 
 @kernel
 def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, grad):
     """The gradient of the examples ``start .. start + count - 1`` into ``grad`` (like
-    ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3)`` from ``workspace`` (A3 holds the
+    ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3, spare)`` from ``workspace`` (A3 holds the
     output afterwards).  ``X`` has zeros in the columns from ``start + count`` up to
     ``start + padded(count)``, which are computed too (their dZ is 0).  Masks ``D1, D2``
     (0/1 floats, ``padded(count)`` columns) apply when they have rows."""
     W1, b1, W2, b2, W3, b3 = _views(theta, dims)
     dW1, db1, dW2, db2, dW3, db3 = _views(grad, dims)
-    A1, A2, A3, dA1, dA2, dZ3 = work
+    A1, A2, A3, dA1, dA2, dZ3, spare = work
     width = padded(count)
-    _linear(W1, X, start, width, A1)
+    _linear(W1, X, start, width, spare, A1)
     _relu(A1, b1, width, D1, keep_prob)
-    _linear(W2, A1, 0, width, A2)
+    _linear(W2, A1, 0, width, spare, A2)
     _relu(A2, b2, width, D2, keep_prob)
-    _linear(W3, A2, 0, width, A3)
+    _linear(W3, A2, 0, width, spare, A3)
     for i in range(A3.shape[0]):
         a, bi, y, d = A3[i], b3[i], Y[i], dZ3[i]
         for j in range(width):
@@ -239,13 +274,13 @@ def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, gr
         for j in range(count, width):
             d[j] = 0.0
     inv_m, l2 = 1. / count, lambd / count
-    _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, dW3, db3)
-    _linear(W3.T, dZ3, 0, width, dA2)
+    _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, spare, dW3, db3)
+    _linear(W3.T, dZ3, 0, width, spare, dA2)
     _relu_backward(dA2, A2, width, D2, keep_prob)
-    _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, dW2, db2)
-    _linear(W2.T, dA2, 0, width, dA1)
+    _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, spare, dW2, db2)
+    _linear(W2.T, dA2, 0, width, spare, dA1)
     _relu_backward(dA1, A1, width, D1, keep_prob)
-    _layer_gradient(dA1, X, start, count, W1, inv_m, l2, dW1, db1)
+    _layer_gradient(dA1, X, start, count, W1, inv_m, l2, spare, dW1, db1)
 
 
 @kernel
@@ -254,7 +289,8 @@ def workspace(dims, columns):
     n1, n2, n3 = dims[1], dims[2], dims[3]
     columns = padded(columns)
     return (np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
-            np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)))
+            np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
+            np.zeros((6, columns)))
 
 
 @kernel
