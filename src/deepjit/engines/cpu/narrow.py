@@ -4,7 +4,9 @@
 At these sizes a BLAS call costs more than its arithmetic and the example-major layout
 of the mini-batch engine wastes its vector lanes, so here everything is feature-major
 (units x examples, as the course writes it) in plain loops over the examples, which LLVM
-vectorises, and a whole run of iterations (or epochs) is one compiled call.
+vectorises, and a whole run of iterations (or epochs) is one compiled call.  Products go
+in blocks of four units by four inputs (each load serves four multiply-adds), over
+columns padded to whole vectors.
 
 - The parameters are one flat vector ``theta = [W1, b1, W2, b2, W3, b3]`` (row-major);
   ``pack`` and ``unpack`` convert from and to the course's dict.
@@ -14,10 +16,10 @@ vectorises, and a whole run of iterations (or epochs) is one compiled call.
   RMSprop or Adam (the course's forms, :mod:`deepjit.optim`'s codes and ``hyper``), a
   learning rate per epoch, and each epoch's summed cross-entropy where asked.
 - The backward pass is reg_utils' (``dZ3 = A3 - Y``, ``1/m`` on each product) for all
-  three notebooks: a balanced set's ``sum(A3 - Y)`` at ``A3 = 1/2`` is then exactly 0, so
-  the zero-initialised net stays at ``A3 = 1/2`` and predicts 0 everywhere, as published
-  (init_utils' ``1/m (A3 - Y)`` summed leaves a rounding error that the course's numpy
-  exp happens to absorb).
+  three notebooks: a balanced set's ``sum(A3 - Y)`` at ``A3 = 1/2`` (halves, exact in
+  any order) is then exactly 0, so the zero-initialised net stays at ``A3 = 1/2`` and
+  predicts 0 everywhere, as published (init_utils' ``1/m (A3 - Y)`` summed leaves a
+  rounding error that the course's numpy exp happens to absorb).
 - ``reference_gradient``: the numpy oracle of the kernels' gradient.
 """
 import math
@@ -27,18 +29,16 @@ from numba import njit
 
 from ...optim import ADAM, MOMENTUM, RMSPROP
 from . import vecmath
-from .layers import kernel, row_sum
+from .layers import kernel
 
 # reductions over the examples may be reassociated so that they vectorise
 reduction = njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+# index arithmetic and views, compiled into their callers
+helper = njit(cache=True, error_model="numpy", inline="always")
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
 # loops run over whole multiples of LANES columns (zero columns past the examples), so
 # that no example falls to the scalar remainder of a vectorised (and unrolled) loop
 LANES = 32
-PAIRWISE_BLOCK = 128   # numpy's PW_BLOCKSIZE
-# ``_sum`` adds in numpy's pairwise order up to 128 * 2**PAIRWISE_LEVELS numbers, so that a
-# sum numpy finds exact (the zero-initialised net's db) comes out exact here too
-PAIRWISE_LEVELS = 8
 
 
 def pack(parameters):
@@ -68,13 +68,13 @@ def pad_columns(A, columns):
     return out
 
 
-@njit(cache=True)
+@helper
 def padded(columns):
     """``columns`` rounded up to a multiple of LANES."""
     return -(-columns // LANES) * LANES
 
 
-@kernel
+@helper
 def _views(theta, dims):
     n0, n1, n2, n3 = dims[0], dims[1], dims[2], dims[3]
     o1 = n1 * n0 + n1
@@ -112,7 +112,16 @@ def _dots(d0, d1, d2, d3, a0, a1, a2, a3):
     return (t00, t01, t02, t03, t10, t11, t12, t13, t20, t21, t22, t23, t30, t31, t32, t33)
 
 
-@kernel
+@reduction
+def _sum(a, width):
+    """``a[:width].sum()`` (in any order)."""
+    total = 0.0
+    for j in range(width):
+        total += a[j]
+    return total
+
+
+@helper
 def _rows(A, first, start, width, stand_in):
     """Rows ``first .. first + 3`` of A, columns ``start .. start + width - 1``, as four
     contiguous arrays; ``stand_in`` rows (distinct, width long) past A's end."""
@@ -121,39 +130,6 @@ def _rows(A, first, start, width, stand_in):
             A[first + 1][start:end] if first + 1 < n else stand_in[0][:width],
             A[first + 2][start:end] if first + 2 < n else stand_in[1][:width],
             A[first + 3][start:end] if first + 3 < n else stand_in[2][:width])
-
-
-@kernel
-def _block_sum(a, start, count):
-    """numpy's pairwise sum of at most 128 numbers (``layers.row_sum``'s order: eight
-    interleaved partial sums, the same additions as numpy's up to the sign of zero)."""
-    return row_sum(a[start:start + count])
-
-
-@kernel
-def _sequential_blocks(a, start, count):
-    total = 0.0
-    for first in range(start, start + count, PAIRWISE_BLOCK):
-        total += _block_sum(a, first, min(PAIRWISE_BLOCK, start + count - first))
-    return total
-
-
-def _pairwise_level(below):
-    """The sum that splits as numpy does (halves, the first a multiple of 8) and sums
-    each half with ``below`` (Numba compiles no recursion that it can cache)."""
-    @kernel
-    def level(a, start, count):
-        if count <= PAIRWISE_BLOCK:
-            return _block_sum(a, start, count)
-        half = count // 2
-        half -= half % 8
-        return below(a, start, half) + below(a, start + half, count - half)
-    return level
-
-
-_sum = _sequential_blocks
-for _ in range(PAIRWISE_LEVELS):
-    _sum = _pairwise_level(_sum)
 
 
 @kernel
@@ -169,7 +145,7 @@ def _linear(W, A_prev, start, width, spare, out):
             _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, k == 0)
 
 
-@kernel
+@helper
 def _weight(W, i, k):
     return W[i, k] if i < W.shape[0] and k < W.shape[1] else 0.0
 
@@ -231,9 +207,9 @@ def _relu_backward(dA, A, count, D, keep_prob):
 
 @kernel
 def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, spare, dW, db):
-    """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W`` (the products run on to
-    ``padded(count)``, where dZ is 0; blocks of four by four), ``db = scale sum dZ`` in
-    numpy's order (``_sum``: the saturated runs follow the course's more closely)."""
+    """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W``, ``db = scale sum dZ``
+    (the sums run on to ``padded(count)``, where dZ is 0; products in blocks of four by
+    four)."""
     n_out, n_in, width = dZ.shape[0], A_prev.shape[0], padded(count)
     for i in range(0, n_out, 4):
         d0, d1, d2, d3 = _rows(dZ, i, 0, width, spare[:3])
@@ -246,7 +222,7 @@ def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, spare, dW, db):
                     if l2 != 0.0:
                         dW[i + r, k + c] += l2 * W[i + r, k + c]
     for i in range(n_out):
-        db[i] = scale * _sum(dZ[i], 0, count)
+        db[i] = scale * _sum(dZ[i], width)
 
 
 @kernel
