@@ -9,9 +9,9 @@ Same names, argument order, defaults, return types, printed lines and random dra
 ``make_moons`` does, without needing scikit-learn.  ``predict`` returns an int64 0/1
 array (the course's ``np.int`` is gone from numpy 1.24 on).  ``model`` shuffles each
 epoch as ``random_mini_batches(X, Y, mini_batch_size, seed)`` does, the seed counting
-up from 11, as the notebook does, and trains on the cpu engine's compiled mini-batch
-trainer (the course's update rules; the learning rate set from Python each epoch, so
-any ``decay`` function works).
+up from 11, as the notebook does, and trains on the cpu engine's compiled narrow-net
+kernels (the course's update rules; ``decay`` is called once per epoch, as the course
+does, and the lines are printed when the epochs are done).
 """
 import math
 
@@ -153,38 +153,38 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
     Returns the parameters."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer: expected 'gd', 'momentum' or 'adam', got {optimizer!r}")
+    if len(layers_dims) != 4:
+        raise ValueError(f"layers_dims: expected the 3-layer net's 4 sizes [n_x, n_1, n_2, "
+                         f"n_y], got {list(layers_dims)!r}")
     num_epochs = _common.check_iterations(num_epochs)
     m = X.shape[1]
-    learning_rate0 = learning_rate
     parameters = initialize_parameters(layers_dims)
-    state = {"lr": learning_rate, "costs": []}
     rule = {"gd": lambda: optim.GradientDescent(), "momentum": lambda: optim.Momentum(beta),
             "adam": lambda: optim.Adam(beta1, beta2, epsilon)}[optimizer]()
-
-    def on_epoch(i, cost_total):
-        if i >= 0:
-            _end_of_epoch(i, cost_total / m, state, learning_rate0, print_cost, decay,
-                          decay_rate)
-        return state["lr"]
+    # the rate after each epoch (the course sets it there); epoch i trains at the one before
+    rates_after = [decay(learning_rate, i, decay_rate) if decay else learning_rate
+                   for i in range(num_epochs)]
+    recorded = [print_cost and i % RECORD_EVERY == 0 for i in range(num_epochs)]
 
     def epoch_order(i):   # random_mini_batches' draws
         np.random.seed(FIRST_SEED + i + 1)
         return np.random.permutation(m)
 
-    parameters = _course2_train.minibatch(parameters, X, Y, rule, mini_batch_size, num_epochs,
-                                          epoch_order, on_epoch)
-    _course2.plot_costs(state["costs"], "epochs (per 100)",
-                        "Learning rate = " + str(state["lr"]))
+    parameters, cost_totals = _course2_train.minibatch(
+        parameters, X, Y, rule, mini_batch_size, ([learning_rate] + rates_after)[:num_epochs],
+        epoch_order, recorded)
+    costs = []
+    for i in np.flatnonzero(recorded):
+        _report(i, cost_totals[i] / m, rates_after[i], decay, costs)
+    _course2.plot_costs(costs, "epochs (per 100)",
+                        "Learning rate = " + str(rates_after[-1] if num_epochs else learning_rate))
     return parameters
 
 
-def _end_of_epoch(i, cost_avg, state, learning_rate0, print_cost, decay, decay_rate):
-    if decay:
-        state["lr"] = decay(learning_rate0, i, decay_rate)
-    if print_cost and i % PRINT_EVERY == 0:
+def _report(i, cost_avg, rate, decay, costs):
+    """The course's lines after epoch ``i`` (every PRINT_EVERY) and its recorded cost."""
+    if i % PRINT_EVERY == 0:
         print("Cost after epoch %i: %f" % (i, cost_avg))
         if decay:
-            print("learning rate after epoch %i: %f" % (i, state["lr"]))
-    if print_cost and i % RECORD_EVERY == 0:
-        state["costs"].append(cost_avg)
-
+            print("learning rate after epoch %i: %f" % (i, rate))
+    costs.append(cost_avg)

@@ -1,0 +1,372 @@
+"""Compiled training of narrow 3-layer nets LINEAR->RELU->LINEAR->RELU->LINEAR->SIGMOID
+(the second course's nets: 1 to a few tens of units a layer, a few hundred examples).
+
+At these sizes a BLAS call costs more than its arithmetic and the example-major layout
+of the mini-batch engine wastes its vector lanes, so here everything is feature-major
+(units x examples, as the course writes it) in plain loops over the examples, which LLVM
+vectorises, and a whole run of iterations (or epochs) is one compiled call.  Products go
+in blocks of four units by four inputs (each load serves four multiply-adds), over
+columns padded to whole vectors.
+
+- The parameters are one flat vector ``theta = [W1, b1, W2, b2, W3, b3]`` (row-major);
+  ``pack`` and ``unpack`` convert from and to the course's dict.
+- ``train_full_batch``: gradient descent on all examples, with the L2 term ``lambd / m W``
+  or fixed dropout masks ``D1, D2`` (multiplied in, then divided by ``keep_prob``).
+- ``train_epochs``: mini-batch epochs over given example orders with gd, momentum,
+  RMSprop or Adam (the course's forms, :mod:`deepjit.optim`'s codes and ``hyper``), a
+  learning rate per epoch, and each epoch's summed cross-entropy where asked.
+- The backward pass is reg_utils' (``dZ3 = A3 - Y``, ``1/m`` on each product) for all
+  three notebooks: a balanced set's ``sum(A3 - Y)`` at ``A3 = 1/2`` (halves, exact in
+  any order) is then exactly 0, so the zero-initialised net stays at ``A3 = 1/2`` and
+  predicts 0 everywhere, as published (init_utils' ``1/m (A3 - Y)`` summed leaves a
+  rounding error that the course's numpy exp happens to absorb).
+- ``reference_gradient``: the numpy oracle of the kernels' gradient.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from ...optim import ADAM, MOMENTUM, RMSPROP
+from . import vecmath
+from .layers import kernel
+
+# reductions over the examples may be reassociated so that they vectorise
+reduction = njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+# index arithmetic and views, compiled into their callers
+helper = njit(cache=True, error_model="numpy", inline="always")
+KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
+# loops run over whole multiples of LANES columns (zero columns past the examples), so
+# that no example falls to the scalar remainder of a vectorised (and unrolled) loop
+LANES = 32
+
+
+def pack(parameters):
+    """``(theta, dims)`` from the dict ``W1, b1, W2, b2, W3, b3`` (float64 copies)."""
+    dims = np.array([parameters["W1"].shape[1]] + [parameters["W" + str(l)].shape[0]
+                                                    for l in (1, 2, 3)], np.int64)
+    theta = np.concatenate([np.asarray(parameters[k], np.float64).ravel() for k in KEYS])
+    return theta, dims
+
+
+def unpack(theta, dims):
+    """The course's dict of fresh arrays (``b`` as columns) from ``theta``."""
+    parameters, offset = {}, 0
+    for l in (1, 2, 3):
+        for key, shape in (("W", (dims[l], dims[l - 1])), ("b", (dims[l], 1))):
+            size = shape[0] * shape[1]
+            parameters[key + str(l)] = theta[offset:offset + size].reshape(shape).copy()
+            offset += size
+    return parameters
+
+
+def pad_columns(A, columns):
+    """``A`` as C-ordered float64 with zero columns up to ``padded(columns)``."""
+    A = np.asarray(A, np.float64)
+    out = np.zeros((A.shape[0], padded(columns)))
+    out[:, :A.shape[1]] = A
+    return out
+
+
+@helper
+def padded(columns):
+    """``columns`` rounded up to a multiple of LANES."""
+    return -(-columns // LANES) * LANES
+
+
+@helper
+def _views(theta, dims):
+    n0, n1, n2, n3 = dims[0], dims[1], dims[2], dims[3]
+    o1 = n1 * n0 + n1
+    o2 = o1 + n2 * n1 + n2
+    return (theta[:n1 * n0].reshape((n1, n0)), theta[n1 * n0:o1],
+            theta[o1:o1 + n2 * n1].reshape((n2, n1)), theta[o1 + n2 * n1:o2],
+            theta[o2:o2 + n3 * n2].reshape((n3, n2)), theta[o2 + n3 * n2:])
+
+
+@reduction
+def _dots(d0, d1, d2, d3, a0, a1, a2, a3):
+    """The 16 sums ``sum_j d_r[j] a_c[j]`` (r, c = 0 .. 3, in that order): each load
+    serves four products."""
+    t00 = t01 = t02 = t03 = t10 = t11 = t12 = t13 = 0.0
+    t20 = t21 = t22 = t23 = t30 = t31 = t32 = t33 = 0.0
+    for j in range(d0.size):
+        x0, x1, x2, x3 = a0[j], a1[j], a2[j], a3[j]
+        y0, y1, y2, y3 = d0[j], d1[j], d2[j], d3[j]
+        t00 += y0 * x0
+        t01 += y0 * x1
+        t02 += y0 * x2
+        t03 += y0 * x3
+        t10 += y1 * x0
+        t11 += y1 * x1
+        t12 += y1 * x2
+        t13 += y1 * x3
+        t20 += y2 * x0
+        t21 += y2 * x1
+        t22 += y2 * x2
+        t23 += y2 * x3
+        t30 += y3 * x0
+        t31 += y3 * x1
+        t32 += y3 * x2
+        t33 += y3 * x3
+    return (t00, t01, t02, t03, t10, t11, t12, t13, t20, t21, t22, t23, t30, t31, t32, t33)
+
+
+@reduction
+def _sum(a, width):
+    """``a[:width].sum()`` (in any order)."""
+    total = 0.0
+    for j in range(width):
+        total += a[j]
+    return total
+
+
+@helper
+def _rows(A, first, start, width, stand_in):
+    """Rows ``first .. first + 3`` of A, columns ``start .. start + width - 1``, as four
+    contiguous arrays; ``stand_in`` rows (distinct, width long) past A's end."""
+    n, end = A.shape[0], start + width
+    return (A[first][start:end],
+            A[first + 1][start:end] if first + 1 < n else stand_in[0][:width],
+            A[first + 2][start:end] if first + 2 < n else stand_in[1][:width],
+            A[first + 3][start:end] if first + 3 < n else stand_in[2][:width])
+
+
+@kernel
+def _linear(W, A_prev, start, width, spare, out):
+    """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added), in blocks
+    of four outputs by four inputs (each input added in order).  ``spare``: the
+    workspace's six scratch rows, three of zeros standing in for missing inputs, three
+    taking missing outputs."""
+    for i in range(0, W.shape[0], 4):
+        o0, o1, o2, o3 = _rows(out, i, 0, width, spare[3:])
+        for k in range(0, W.shape[1], 4):
+            s0, s1, s2, s3 = _rows(A_prev, k, start, width, spare[:3])
+            _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, k == 0)
+
+
+@helper
+def _weight(W, i, k):
+    return W[i, k] if i < W.shape[0] and k < W.shape[1] else 0.0
+
+
+@kernel
+def _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, first):
+    """``o_r (+)= sum_c W[i + r, k + c] s_c`` (missing weights 0), added left to right;
+    ``first``: the o_r are written, not added to."""
+    w00, w01, w02, w03 = _weight(W, i, k), _weight(W, i, k + 1), _weight(W, i, k + 2), \
+        _weight(W, i, k + 3)
+    w10, w11, w12, w13 = _weight(W, i + 1, k), _weight(W, i + 1, k + 1), \
+        _weight(W, i + 1, k + 2), _weight(W, i + 1, k + 3)
+    w20, w21, w22, w23 = _weight(W, i + 2, k), _weight(W, i + 2, k + 1), \
+        _weight(W, i + 2, k + 2), _weight(W, i + 2, k + 3)
+    w30, w31, w32, w33 = _weight(W, i + 3, k), _weight(W, i + 3, k + 1), \
+        _weight(W, i + 3, k + 2), _weight(W, i + 3, k + 3)
+    if first:
+        for j in range(o0.size):
+            x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
+            o0[j] = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
+            o1[j] = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
+            o2[j] = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
+            o3[j] = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
+        return
+    for j in range(o0.size):
+        x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
+        o0[j] = (((o0[j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
+        o1[j] = (((o1[j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
+        o2[j] = (((o2[j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
+        o3[j] = (((o3[j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
+
+
+@kernel
+def _relu(Z, b, count, D, keep_prob):
+    """In place ``Z <- relu(Z + b)``, then ``* D / keep_prob`` when ``D`` has rows."""
+    for i in range(Z.shape[0]):
+        row, bi = Z[i], b[i]
+        for j in range(count):
+            z = row[j] + bi
+            row[j] = 0.0 if z <= 0 else z
+        if D.shape[0]:
+            mask = D[i]
+            for j in range(count):
+                row[j] = row[j] * mask[j] / keep_prob
+
+
+@kernel
+def _relu_backward(dA, A, count, D, keep_prob):
+    """In place ``dA <- dA (* D / keep_prob) * (A > 0)``: dZ of a hidden layer."""
+    for i in range(dA.shape[0]):
+        row, a = dA[i], A[i]
+        if D.shape[0]:
+            mask = D[i]
+            for j in range(count):
+                row[j] = row[j] * mask[j] / keep_prob
+        for j in range(count):
+            row[j] = row[j] if a[j] > 0 else 0.0
+
+
+@kernel
+def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, spare, dW, db):
+    """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W``, ``db = scale sum dZ``
+    (the sums run on to ``padded(count)``, where dZ is 0; products in blocks of four by
+    four)."""
+    n_out, n_in, width = dZ.shape[0], A_prev.shape[0], padded(count)
+    for i in range(0, n_out, 4):
+        d0, d1, d2, d3 = _rows(dZ, i, 0, width, spare[:3])
+        for k in range(0, n_in, 4):
+            a0, a1, a2, a3 = _rows(A_prev, k, start, width, spare[:3])
+            sums = _dots(d0, d1, d2, d3, a0, a1, a2, a3)
+            for r in range(min(4, n_out - i)):
+                for c in range(min(4, n_in - k)):
+                    dW[i + r, k + c] = scale * sums[4 * r + c]
+                    if l2 != 0.0:
+                        dW[i + r, k + c] += l2 * W[i + r, k + c]
+    for i in range(n_out):
+        db[i] = scale * _sum(dZ[i], width)
+
+
+@kernel
+def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, grad):
+    """The gradient of the examples ``start .. start + count - 1`` into ``grad`` (like
+    ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3, spare)`` from ``workspace`` (A3 holds the
+    output afterwards).  ``X`` has zeros in the columns from ``start + count`` up to
+    ``start + padded(count)``, which are computed too (their dZ is 0).  Masks ``D1, D2``
+    (0/1 floats, ``padded(count)`` columns) apply when they have rows."""
+    W1, b1, W2, b2, W3, b3 = _views(theta, dims)
+    dW1, db1, dW2, db2, dW3, db3 = _views(grad, dims)
+    A1, A2, A3, dA1, dA2, dZ3, spare = work
+    width = padded(count)
+    _linear(W1, X, start, width, spare, A1)
+    _relu(A1, b1, width, D1, keep_prob)
+    _linear(W2, A1, 0, width, spare, A2)
+    _relu(A2, b2, width, D2, keep_prob)
+    _linear(W3, A2, 0, width, spare, A3)
+    for i in range(A3.shape[0]):
+        a, bi, y, d = A3[i], b3[i], Y[i], dZ3[i]
+        for j in range(width):
+            a[j] = vecmath.sigmoid(a[j] + bi)
+        for j in range(count):
+            d[j] = a[j] - y[start + j]
+        for j in range(count, width):
+            d[j] = 0.0
+    inv_m, l2 = 1. / count, lambd / count
+    _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, spare, dW3, db3)
+    _linear(W3.T, dZ3, 0, width, spare, dA2)
+    _relu_backward(dA2, A2, width, D2, keep_prob)
+    _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, spare, dW2, db2)
+    _linear(W2.T, dA2, 0, width, spare, dA1)
+    _relu_backward(dA1, A1, width, D1, keep_prob)
+    _layer_gradient(dA1, X, start, count, W1, inv_m, l2, spare, dW1, db1)
+
+
+@kernel
+def workspace(dims, columns):
+    """``gradient``'s work arrays for up to ``columns`` examples at a time."""
+    n1, n2, n3 = dims[1], dims[2], dims[3]
+    columns = padded(columns)
+    return (np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
+            np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
+            np.zeros((6, columns)))
+
+
+@kernel
+def train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, keep_prob,
+                     work):
+    """``steps`` updates ``theta <- theta - learning_rate * gradient`` on all the examples
+    (``Y``'s columns; ``X`` and the masks padded by ``pad_columns``)."""
+    grad = np.empty_like(theta)
+    m = Y.shape[1]
+    for _ in range(steps):
+        gradient(theta, dims, X, Y, 0, m, lambd, D1, D2, keep_prob, work, grad)
+        for p in range(theta.size):
+            theta[p] = theta[p] - learning_rate * grad[p]
+
+
+@kernel
+def _update(theta, grad, code, hyper, learning_rate, t, v, s):
+    """One step of the optimizer ``code`` (``t`` counts the steps from 1, for Adam)."""
+    beta1, beta2, epsilon = hyper[0], hyper[1], hyper[2]
+    if code == MOMENTUM:
+        for p in range(theta.size):
+            v[p] = beta1 * v[p] + (1 - beta1) * grad[p]
+            theta[p] = theta[p] - learning_rate * v[p]
+    elif code == RMSPROP:
+        for p in range(theta.size):
+            s[p] = beta2 * s[p] + (1 - beta2) * (grad[p] * grad[p])
+            theta[p] = theta[p] - learning_rate * grad[p] / (np.sqrt(s[p]) + epsilon)
+    elif code == ADAM:
+        bias1 = 1 - math.pow(beta1, float(t))
+        bias2 = 1 - math.pow(beta2, float(t))
+        for p in range(theta.size):
+            v[p] = beta1 * v[p] + (1 - beta1) * grad[p]
+            s[p] = beta2 * s[p] + (1 - beta2) * (grad[p] * grad[p])
+            theta[p] = theta[p] - learning_rate * (v[p] / bias1) / (
+                np.sqrt(s[p] / bias2) + epsilon)
+    else:
+        for p in range(theta.size):
+            theta[p] = theta[p] - learning_rate * grad[p]
+
+
+@kernel
+def _cross_entropy_sum(A3, Y, start, count):
+    """The course's ``sum(-log(a) y - log(1 - a) (1 - y))`` over the columns."""
+    total = 0.0
+    for i in range(A3.shape[0]):
+        for j in range(count):
+            a, y = A3[i, j], Y[i, start + j]
+            total += -np.log(a) * y + -np.log(1 - a) * (1 - y)
+    return total
+
+
+@kernel
+def train_epochs(theta, dims, X, Y, orders, batch_size, learning_rates, want_cost, code,
+                 hyper, t, v, s, costs):
+    """One epoch per row of ``orders`` (a permutation of the examples): consecutive
+    batches of ``batch_size`` in that order (the last one smaller), each followed by one
+    optimizer step at the epoch's learning rate.  ``costs[e]`` gets epoch e's summed
+    cross-entropy where ``want_cost[e]``.  ``t`` is the steps taken before; returns the
+    count after."""
+    m = X.shape[1]
+    Xs, Ys = np.zeros((X.shape[0], m + LANES)), np.empty((Y.shape[0], m))
+    grad, work = np.empty_like(theta), workspace(dims, min(batch_size, m))
+    no_mask = np.empty((0, 0))
+    for e in range(orders.shape[0]):
+        for j in range(m):
+            for k in range(X.shape[0]):
+                Xs[k, j] = X[k, orders[e, j]]
+            for k in range(Y.shape[0]):
+                Ys[k, j] = Y[k, orders[e, j]]
+        cost_total = 0.0
+        for start in range(0, m, batch_size):
+            count = min(batch_size, m - start)
+            gradient(theta, dims, Xs, Ys, start, count, 0.0, no_mask, no_mask, 1.0, work,
+                     grad)
+            if want_cost[e]:
+                cost_total += _cross_entropy_sum(work[2], Ys, start, count)
+            t += 1
+            _update(theta, grad, code, hyper, learning_rates[e], t, v, s)
+        costs[e] = cost_total
+    return t
+
+
+def reference_gradient(parameters, X, Y, lambd=0.0, masks=None, keep_prob=1.0):
+    """The numpy oracle: the gradient dict ``dW1, db1, ...`` of the mean cross-entropy
+    plus ``lambd / (2 m) sum ||W||^2``, hidden activations multiplied by ``masks = (D1,
+    D2)`` and divided by ``keep_prob`` when given."""
+    m = X.shape[1]
+    W, b = [parameters["W" + str(l)] for l in (1, 2, 3)], [parameters["b" + str(l)]
+                                                             for l in (1, 2, 3)]
+    A = [X]
+    for l in range(2):
+        a = np.maximum(0, W[l] @ A[-1] + b[l])
+        A.append(a if masks is None else a * masks[l] / keep_prob)
+    dZ = (1 / (1 + np.exp(-(W[2] @ A[2] + b[2]))) - Y) / m
+    grads = {}
+    for l in (2, 1, 0):
+        grads["dW" + str(l + 1)] = dZ @ A[l].T + lambd / m * W[l]
+        grads["db" + str(l + 1)] = dZ.sum(axis=1, keepdims=True)
+        if l:
+            dA = W[l].T @ dZ
+            dA = dA if masks is None else dA * masks[l - 1] / keep_prob
+            dZ = dA * (A[l] > 0)
+    return grads
