@@ -10,10 +10,10 @@ import numpy as np
 from ..layout import Layout
 from .blocks import running_on
 from .layers import (activation_backward, bias_gradient, dense_backward,
-                     dense_forward, kernel, output_activation, weight_gradient)
+                     dense_forward, inlined, kernel, output_activation, weight_gradient)
 
 
-@kernel
+@inlined
 def layer(buf, off, rows, cols):
     """The ``(rows, cols)`` view of ``buf`` that starts at ``off``."""
     return buf[off:off + rows * cols].reshape((rows, cols))
@@ -49,7 +49,7 @@ def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     return A_prev
 
 
-@kernel
+@inlined
 def forward(theta, lay, codes, slope, X, acts, ZL):
     return forward_from(1, X, theta, lay, codes, slope, acts, ZL)
 
