@@ -30,7 +30,7 @@ def output_layer(Z, b, code, A):
     output_activation(Z, code, A)
 
 
-@kernel
+@inlined
 def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     """Layers ``l_start..L`` from ``A_prev`` (the activations of layer l_start - 1):
     fills their slots in ``acts`` (A_L in the last) and ``ZL``; returns A_L."""
@@ -54,7 +54,7 @@ def forward(theta, lay, codes, slope, X, acts, ZL):
     return forward_from(1, X, theta, lay, codes, slope, acts, ZL)
 
 
-@kernel
+@inlined
 def backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
     """Fills ``grad`` (the layout of theta); ``buf1``/``buf2`` hold dZ / dA_prev in turn.
     With ``need_dW1`` False the product dW1 = dZ1 X^T is skipped (its slot is left
