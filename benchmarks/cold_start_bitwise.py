@@ -22,8 +22,10 @@ FITS = {
                              1.2, 300),
     "leaky softmax dense": ("flower", [2, 6, 5, 2], "leaky_relu", "softmax", "float64",
                             "dense", 0.3, 200),
-    "tall tanh linear float32": ("tall", [30, 16, 1], "tanh", "linear", "float32", "auto",
-                                 0.01, 2),
+    "tall tanh linear float32": ("tall", [30, 64, 32, 1], "tanh", "linear", "float32",
+                                 "auto", 0.01, 2),
+    "blocked dense sigmoid": ("tall", [30, 100, 1], "sigmoid", "sigmoid", "float64",
+                              "dense", 0.05, 2),
     "cat examples float32": ("cat", [12288, 7, 1], "relu", "sigmoid", "float32", "auto",
                              0.0075, 20),
 }

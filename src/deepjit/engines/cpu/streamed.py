@@ -15,12 +15,12 @@ from .network import CompiledTrainer, backward, descend, forward
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def block_gradient(theta, lay, codes, slope, X, Y, chunks, chunk, want_cost, Xc, Yc, acts,
-                   ZL, grad_sum, grad, buf1, buf2):
-    """One block's share of a streamed iteration: the chunks ``chunks[0] <= c <
-    chunks[1]`` of ``chunk`` columns flow through all layers in the block's own buffers,
-    and ``grad_sum`` receives the sum of their gradients, each weighted by its share of
-    the m examples.  Returns the block's loss summed over its examples (0 unless
+def block_gradient(theta, lay, codes, slope, X, Y, start, stop, chunk, want_cost, Xc, Yc,
+                   acts, ZL, grad_sum, grad, buf1, buf2):
+    """One block's share of a streamed iteration: the chunks ``start <= c < stop`` of
+    ``chunk`` columns flow through all layers in the block's own buffers (``grad`` holds
+    one chunk's gradient), and ``grad_sum`` receives the sum of their gradients, each
+    weighted by its share of the m examples.  Returns the block's loss summed over its examples (0 unless
     ``want_cost``).  Runs without the GIL, so blocks run on Python threads: a parallel
     (``prange``) kernel took most of a cold start's compilation."""
     n0, m = X.shape
@@ -28,7 +28,7 @@ def block_gradient(theta, lay, codes, slope, X, Y, chunks, chunk, want_cost, Xc,
     loss = 0.0
     for k in range(grad_sum.size):
         grad_sum[k] = 0.0
-    for c in range(chunks[0], chunks[1]):
+    for c in range(start, stop):
         j0 = c * chunk
         mc = min(chunk, m - j0)
         Xt = Xc[:n0 * mc].reshape((n0, mc))
@@ -69,7 +69,7 @@ class StreamedTrainer(CompiledTrainer):
         self.ZL = np.zeros((blocks, n_out * chunk), dtype)
         self.Xc = np.zeros((blocks, X.shape[0] * chunk), dtype)
         self.Yc = np.zeros((blocks, n_out * chunk), dtype)
-        self.block_grad = np.zeros_like(self.grad)   # one chunk's gradient, per block
+        self.chunk_grad = np.zeros_like(self.grad)   # a chunk's gradient, in each block
 
     def run(self, n_steps, want_last_cost):
         """``n_steps`` iterations: each block's gradient sum (``block_gradient``, the
@@ -77,15 +77,14 @@ class StreamedTrainer(CompiledTrainer):
         step; returns the cost of the first step and, if asked, of the last (else NaN)."""
         m, blocks = self.Y.shape[1], self.grad.shape[0]
         n_chunks = math.ceil(m / self.chunk)
-        runs = [np.array([g * n_chunks // blocks, (g + 1) * n_chunks // blocks])
-                for g in range(blocks)]
         first = last = np.nan
 
         def block(g, want_cost):
             return block_gradient(self.theta, self.layout.arrays, self.codes, self.slope,
-                                  self.X, self.Y, runs[g], self.chunk, want_cost, self.Xc[g],
-                                  self.Yc[g], self.acts[g], self.ZL[g], self.grad[g],
-                                  self.block_grad[g], self.buf1[g], self.buf2[g])
+                                  self.X, self.Y, g * n_chunks // blocks,
+                                  (g + 1) * n_chunks // blocks, self.chunk, want_cost,
+                                  self.Xc[g], self.Yc[g], self.acts[g], self.ZL[g],
+                                  self.grad[g], self.chunk_grad[g], self.buf1[g], self.buf2[g])
 
         with running_on(1), ThreadPoolExecutor(self.threads) as pool:
             for step in range(n_steps):
@@ -94,7 +93,7 @@ class StreamedTrainer(CompiledTrainer):
                 loss = 0.0
                 for block_loss in block_losses:      # in block order, whatever the threads
                     loss += block_loss
-                total = self.grad[0]
+                total = self.grad[0]                 # the blocks' sums, in block order
                 for g in range(1, blocks):
                     total += self.grad[g]
                 descend(self.theta, total, self.lr)
