@@ -49,13 +49,22 @@ def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     return A_prev
 
 
-@inlined
+# ``forward_from`` and ``backprop`` are inlined into the training kernels (each one less
+# level of compilation); ``forward`` and ``backward`` are the same passes compiled on their
+# own, for Python and for kernels compiled with ``parallel=True`` (``sharded.py``), whose
+# array analysis fails on inlined bodies.
+@kernel
 def forward(theta, lay, codes, slope, X, acts, ZL):
     return forward_from(1, X, theta, lay, codes, slope, acts, ZL)
 
 
-@inlined
+@kernel
 def backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
+    return backprop(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1)
+
+
+@inlined
+def backprop(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
     """Fills ``grad`` (the layout of theta); ``buf1``/``buf2`` hold dZ / dA_prev in turn.
     With ``need_dW1`` False the product dW1 = dZ1 X^T is skipped (its slot is left
     as it is).  Returns dZ1."""

@@ -11,7 +11,7 @@ from numba import njit
 from ..formulation import STREAM_CHUNK, block_count
 from .blocks import running_on, threads_for
 from .layers import copy, cost
-from .network import CompiledTrainer, backward, descend, forward
+from .network import CompiledTrainer, backprop, descend, forward_from
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -36,10 +36,10 @@ def block_gradient(theta, lay, codes, slope, X, Y, start, stop, chunk, want_cost
         copy(X[:, j0:j0 + mc], Xt)
         copy(Y[:, j0:j0 + mc], Yt)
         ZLt = ZL[:n_out * mc].reshape((n_out, mc))
-        forward(theta, lay, codes, slope, Xt, acts, ZLt)
+        forward_from(1, Xt, theta, lay, codes, slope, acts, ZLt)
         if want_cost:
             loss += cost(ZLt, Yt, codes[-1]) * mc
-        backward(theta, lay, codes, slope, Xt, Yt, acts, grad, buf1, buf2, True)
+        backprop(theta, lay, codes, slope, Xt, Yt, acts, grad, buf1, buf2, True)
         weight = mc / m
         for k in range(theta.size):
             grad_sum[k] += weight * grad[k]
