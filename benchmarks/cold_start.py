@@ -38,23 +38,39 @@ print("RESULT", {"seconds": elapsed, "heavy": heavy})
 """
 
 # Each fit script builds its data, then times the first fit and an identical second one
-# (the training alone, everything compiled and loaded).
+# (the training alone, everything compiled and loaded).  It also reports the first fit's
+# CPU seconds and the seconds spent inside Numba's outermost "numba:compile" events (less
+# sensitive to other processes than wall time on a shared machine).
 FIT = """
 import time
 t0 = time.perf_counter()
 import numpy as np
+from numba.core import event
 from deepjit import Model
 {build}
+
+class Compiles(event.Listener):
+    def __init__(self):
+        self.open, self.seconds = [], 0.0
+    def on_start(self, ev):
+        self.open.append(time.perf_counter())
+    def on_end(self, ev):
+        started = self.open.pop()
+        if not self.open:
+            self.seconds += time.perf_counter() - started
+
 def fit():
     model = Model({dims}, hidden_activation={hidden!r}, init={init!r}, seed={seed})
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     model.fit(X, Y, learning_rate={lr}, num_iterations={iterations})
-    return time.perf_counter() - t, model.final_cost_
-first, cost = fit()
-second, cost2 = fit()
+    return time.perf_counter() - t, time.process_time() - cpu, model.final_cost_
+compiles = Compiles()
+with event.install_listener("numba:compile", compiles):
+    first, cpu, cost = fit()
+second, _, cost2 = fit()
 assert cost == cost2
 print("RESULT", {{"first": first, "training": second, "process": time.perf_counter() - t0,
-                 "cost": cost}})
+                 "cost": cost, "cpu": cpu, "compile": compiles.seconds}})
 """
 
 BUILD = {
@@ -90,7 +106,8 @@ def run_python(code, cache_dir):
 def measure_fit(script, repeat):
     """Medians over ``repeat`` pairs of processes (cold: a new cache; warm: the cache the
     cold one left)."""
-    rows = {"cold": [], "cold_process": [], "warm": [], "training": []}
+    rows = {"cold": [], "cold_process": [], "cold_cpu": [], "cold_compile": [], "warm": [],
+            "training": []}
     for _ in range(repeat):
         cache = Path(tempfile.mkdtemp(prefix="deepjit-cold-"))
         try:
@@ -100,6 +117,8 @@ def measure_fit(script, repeat):
             shutil.rmtree(cache, ignore_errors=True)
         rows["cold"].append(cold["first"])
         rows["cold_process"].append(wall)
+        rows["cold_cpu"].append(cold["cpu"])
+        rows["cold_compile"].append(cold["compile"])
         rows["warm"].append(warm["first"] - warm["training"])
         rows["training"].append(warm["training"])
     return {k: statistics.median(v) for k, v in rows.items()}
@@ -117,10 +136,10 @@ def main(argv=None):
         imports = [run_python(IMPORT, cache)[0] for _ in range(max(args.repeat, 5))]
     seconds = statistics.median(r["seconds"] for r in imports)
     results["import deepjit"] = {"seconds": seconds, "heavy": imports[0]["heavy"]}
-    print(f"{'run':58} {'cold fit':>9} {'process':>8} {'warm extra':>10} {'training':>9}"
-          f" {'target':>7}")
+    print(f"{'run':58} {'cold fit':>9} {'process':>8} {'cpu':>6} {'compile':>7} "
+          f"{'warm extra':>10} {'training':>9} {'target':>7}")
     print(f"{'import deepjit (heavy modules: ' + (', '.join(imports[0]['heavy']) or 'none') + ')':58}"
-          f" {seconds:9.3f} {'':>8} {'':>10} {'':>9} {0.2:7.2f}")
+          f" {seconds:9.3f} {'':>8} {'':>6} {'':>7} {'':>10} {'':>9} {0.2:7.2f}")
     for name, (data, dims, hidden, init, seed, lr, iterations, target) in FITS.items():
         if data == "cat" and not (Path(args.data) / "train_catvnoncat.h5").is_file():
             print(f"{name:58} skipped: no cat data in {args.data}")
@@ -129,11 +148,12 @@ def main(argv=None):
         script = FIT.format(build=build, dims=dims, hidden=hidden, init=init, seed=seed,
                             lr=lr, iterations=iterations)
         r = results[name] = measure_fit(script, args.repeat)
-        print(f"{name:58} {r['cold']:9.3f} {r['cold_process']:8.2f} {r['warm']:10.3f} "
-              f"{r['training']:9.3f} {target:7.2f}")
+        print(f"{name:58} {r['cold']:9.3f} {r['cold_process']:8.2f} {r['cold_cpu']:6.2f} "
+              f"{r['cold_compile']:7.2f} {r['warm']:10.3f} {r['training']:9.3f} {target:7.2f}")
     print("cold fit: the first fit with an empty cache (process: the whole process's wall "
-          "time); warm extra: the first fit with a filled cache minus the training itself "
-          "(target 0.25 s)")
+          "time; cpu: the first fit's CPU seconds; compile: its seconds inside Numba's "
+          "compilations); warm extra: the first fit with a filled cache minus the training "
+          "itself (target 0.25 s)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from .blocks import running_on
 from .layers import cost, kernel
-from .network import CompiledTrainer, backward, descend, forward
+from .network import CompiledTrainer, backprop, descend, forward_from
 
 
 @kernel
@@ -14,12 +14,12 @@ def train_steps(theta, lay, codes, slope, X, Y, learning_rate, n_steps, want_las
     Returns the cost of the first step and, if asked, of the last step (NaN otherwise)."""
     first = last = np.nan
     for step in range(n_steps):
-        forward(theta, lay, codes, slope, X, acts, ZL)
+        forward_from(1, X, theta, lay, codes, slope, acts, ZL)
         if step == 0:
             first = cost(ZL, Y, codes[-1])
         if want_last_cost and step == n_steps - 1:
             last = cost(ZL, Y, codes[-1])
-        backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, True)
+        backprop(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, True)
         descend(theta, grad, learning_rate)
     return first, last
 

@@ -5,7 +5,7 @@ import numpy as np
 from .. import example_space
 from .blocks import running_on
 from .layers import bias_activation, copy, cost, kernel
-from .network import CompiledTrainer, backward, descend, forward_from, layer, output_layer
+from .network import CompiledTrainer, backprop, descend, forward_from, layer, output_layer
 
 
 @kernel
@@ -34,7 +34,7 @@ def train_steps_examples(theta, lay, codes, slope, P, G, S, Y, learning_rate, n_
             first = cost(ZL, Y, codes[-1])
         if want_last_cost and step == n_steps - 1:
             last = cost(ZL, Y, codes[-1])
-        dZ1 = backward(theta, lay, codes, slope, A1, Y, acts, grad, buf1, buf2, False)
+        dZ1 = backprop(theta, lay, codes, slope, A1, Y, acts, grad, buf1, buf2, False)
         descend(theta[b_off[1]:], grad[b_off[1]:], learning_rate)   # W1 stays W1_0
         copy(dZ1, dZ1_64)                        # P, G, S are float64 (see the trainer)
         np.dot(dZ1_64, G, work)

@@ -20,12 +20,11 @@ from . import vecmath
 # numpy's error model: a division by zero gives inf/NaN instead of raising, which also
 # lets LLVM vectorise loops that divide (the divergence checks catch non-finite values).
 kernel = njit(cache=True, error_model="numpy")
-# Numba's parallel options with only ``prange`` loops run on threads: the other
-# conversions (array expressions, ``np.zeros``, ``.sum()`` and slice assignment turned into
-# parallel loops, each compiled as a function of its own) cost seconds of compilation.
-PRANGE_ONLY = {"prange": True, "comprehension": False, "reduction": False,
-               "inplace_binop": False, "setitem": False, "numpy": False, "stencil": False,
-               "fusion": False}
+# Small helpers inlined into their callers at Numba's IR level: a function compiled on its
+# own costs a fixed share of a cold start (its own LLVM module, optimised and turned into
+# machine code again in every caller), and one called with a constant argument is compiled
+# once more for each constant (Numba types it as a literal).
+inlined = njit(cache=True, error_model="numpy", inline="always")
 
 
 @kernel

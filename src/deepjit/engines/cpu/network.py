@@ -10,10 +10,10 @@ import numpy as np
 from ..layout import Layout
 from .blocks import running_on
 from .layers import (activation_backward, bias_gradient, dense_backward,
-                     dense_forward, kernel, output_activation, weight_gradient)
+                     dense_forward, inlined, kernel, output_activation, weight_gradient)
 
 
-@kernel
+@inlined
 def layer(buf, off, rows, cols):
     """The ``(rows, cols)`` view of ``buf`` that starts at ``off``."""
     return buf[off:off + rows * cols].reshape((rows, cols))
@@ -30,7 +30,7 @@ def output_layer(Z, b, code, A):
     output_activation(Z, code, A)
 
 
-@kernel
+@inlined
 def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     """Layers ``l_start..L`` from ``A_prev`` (the activations of layer l_start - 1):
     fills their slots in ``acts`` (A_L in the last) and ``ZL``; returns A_L."""
@@ -49,6 +49,10 @@ def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
     return A_prev
 
 
+# ``forward_from`` and ``backprop`` are inlined into the training kernels (each one less
+# level of compilation); ``forward`` and ``backward`` are the same passes compiled on their
+# own, for Python and for kernels compiled with ``parallel=True`` (``sharded.py``), whose
+# array analysis fails on inlined bodies.
 @kernel
 def forward(theta, lay, codes, slope, X, acts, ZL):
     return forward_from(1, X, theta, lay, codes, slope, acts, ZL)
@@ -56,6 +60,11 @@ def forward(theta, lay, codes, slope, X, acts, ZL):
 
 @kernel
 def backward(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
+    return backprop(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1)
+
+
+@inlined
+def backprop(theta, lay, codes, slope, X, Y, acts, grad, buf1, buf2, need_dW1):
     """Fills ``grad`` (the layout of theta); ``buf1``/``buf2`` hold dZ / dA_prev in turn.
     With ``need_dW1`` False the product dW1 = dZ1 X^T is skipped (its slot is left
     as it is).  Returns dZ1."""

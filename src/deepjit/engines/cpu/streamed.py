@@ -3,65 +3,47 @@ examples flow through all layers on every core and the gradients are summed, so 
 ``(n_l, m)`` activation matrix is ever built.  The same kernel runs the dense
 formulation of problems big enough for several blocks (``engines/cpu/blocks.py``)."""
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..formulation import STREAM_CHUNK, block_count
 from .blocks import running_on, threads_for
-from .layers import PRANGE_ONLY, copy, cost
-from .network import CompiledTrainer, backward, descend, forward
+from .layers import copy, cost
+from .network import CompiledTrainer, backprop, descend, forward_from
 
 
-@njit(cache=True, error_model="numpy", parallel=PRANGE_ONLY)
-def train_steps_streamed(theta, lay, codes, slope, X, Y, learning_rate, n_steps,
-                         want_last_cost, chunk, Xc, Yc, acts, ZL, grads, buf1, buf2):
-    """As ``train_steps``, streaming the examples in chunks of ``chunk`` columns through
-    all layers and summing the gradients, so no (n_l, m) matrix is ever formed.  The
-    chunks are dealt out in contiguous runs to ``grads.shape[0]`` blocks, each with its
-    own buffers (row g of each 2-D buffer) and gradient sum; the blocks' sums are added
-    in block order, so results depend neither on scheduling nor on the thread count."""
+@njit(cache=True, error_model="numpy", nogil=True)
+def block_gradient(theta, lay, codes, slope, X, Y, start, stop, chunk, want_cost, Xc, Yc,
+                   acts, ZL, grad_sum, grad, buf1, buf2):
+    """One block's share of a streamed iteration: the chunks ``start <= c < stop`` of
+    ``chunk`` columns flow through all layers in the block's own buffers (``grad`` holds
+    one chunk's gradient), and ``grad_sum`` receives the sum of their gradients, each
+    weighted by its share of the m examples.  Returns the block's loss summed over its examples (0 unless
+    ``want_cost``).  Runs without the GIL, so blocks run on Python threads: a parallel
+    (``prange``) kernel took most of a cold start's compilation."""
     n0, m = X.shape
-    n_out, G = Y.shape[0], grads.shape[0]
-    n_chunks = (m + chunk - 1) // chunk
-    first = last = np.nan
-    losses = np.zeros(G)
-    for step in range(n_steps):
-        want_cost = step == 0 or (want_last_cost and step == n_steps - 1)
-        for g in prange(G):
-            losses[g] = 0.0
-            grads[g, :] = 0.0
-            grad = np.empty_like(theta)
-            for c in range(g * n_chunks // G, (g + 1) * n_chunks // G):
-                j0 = c * chunk
-                mc = min(chunk, m - j0)
-                Xt = Xc[g, :n0 * mc].reshape((n0, mc))
-                Yt = Yc[g, :n_out * mc].reshape((n_out, mc))
-                copy(X[:, j0:j0 + mc], Xt)
-                copy(Y[:, j0:j0 + mc], Yt)
-                ZLt = ZL[g, :n_out * mc].reshape((n_out, mc))
-                forward(theta, lay, codes, slope, Xt, acts[g], ZLt)
-                if want_cost:
-                    losses[g] += cost(ZLt, Yt, codes[-1]) * mc
-                backward(theta, lay, codes, slope, Xt, Yt, acts[g], grad, buf1[g], buf2[g],
-                         True)
-                weight = mc / m
-                for k in range(theta.size):
-                    grads[g, k] += weight * grad[k]
-        for k in prange(theta.size):
-            total = grads[0, k]
-            for g in range(1, G):
-                total += grads[g, k]
-            grads[0, k] = total
-        loss = 0.0
-        for g in range(G):       # a loop: parallel=True would make losses.sum() a parallel
-            loss += losses[g]    # reduction, whose order depends on the thread count
-        if step == 0:
-            first = loss / m
-        if want_last_cost and step == n_steps - 1:
-            last = loss / m
-        descend(theta, grads[0], learning_rate)
-    return first, last
+    n_out = Y.shape[0]
+    loss = 0.0
+    for k in range(grad_sum.size):
+        grad_sum[k] = 0.0
+    for c in range(start, stop):
+        j0 = c * chunk
+        mc = min(chunk, m - j0)
+        Xt = Xc[:n0 * mc].reshape((n0, mc))
+        Yt = Yc[:n_out * mc].reshape((n_out, mc))
+        copy(X[:, j0:j0 + mc], Xt)
+        copy(Y[:, j0:j0 + mc], Yt)
+        ZLt = ZL[:n_out * mc].reshape((n_out, mc))
+        forward_from(1, Xt, theta, lay, codes, slope, acts, ZLt)
+        if want_cost:
+            loss += cost(ZLt, Yt, codes[-1]) * mc
+        backprop(theta, lay, codes, slope, Xt, Yt, acts, grad, buf1, buf2, True)
+        weight = mc / m
+        for k in range(theta.size):
+            grad_sum[k] += weight * grad[k]
+    return loss
 
 
 class StreamedTrainer(CompiledTrainer):
@@ -87,10 +69,36 @@ class StreamedTrainer(CompiledTrainer):
         self.ZL = np.zeros((blocks, n_out * chunk), dtype)
         self.Xc = np.zeros((blocks, X.shape[0] * chunk), dtype)
         self.Yc = np.zeros((blocks, n_out * chunk), dtype)
+        self.chunk_grad = np.zeros_like(self.grad)   # a chunk's gradient, in each block
 
     def run(self, n_steps, want_last_cost):
-        with running_on(self.threads):
-            return train_steps_streamed(
-                self.theta, self.layout.arrays, self.codes, self.slope, self.X, self.Y,
-                self.lr, n_steps, want_last_cost, self.chunk, self.Xc, self.Yc, self.acts,
-                self.ZL, self.grad, self.buf1, self.buf2)
+        """``n_steps`` iterations: each block's gradient sum (``block_gradient``, the
+        blocks on ``self.threads`` threads), the sums added in block order, one descent
+        step; returns the cost of the first step and, if asked, of the last (else NaN)."""
+        m, blocks = self.Y.shape[1], self.grad.shape[0]
+        n_chunks = math.ceil(m / self.chunk)
+        first = last = np.nan
+
+        def block(g, want_cost):
+            return block_gradient(self.theta, self.layout.arrays, self.codes, self.slope,
+                                  self.X, self.Y, g * n_chunks // blocks,
+                                  (g + 1) * n_chunks // blocks, self.chunk, want_cost,
+                                  self.Xc[g], self.Yc[g], self.acts[g], self.ZL[g],
+                                  self.grad[g], self.chunk_grad[g], self.buf1[g], self.buf2[g])
+
+        with running_on(1), ThreadPoolExecutor(self.threads) as pool:
+            for step in range(n_steps):
+                want_cost = step == 0 or (want_last_cost and step == n_steps - 1)
+                block_losses = pool.map(block, range(blocks), [want_cost] * blocks)
+                loss = 0.0
+                for block_loss in block_losses:      # in block order, whatever the threads
+                    loss += block_loss
+                total = self.grad[0]                 # the blocks' sums, in block order
+                for g in range(1, blocks):
+                    total += self.grad[g]
+                descend(self.theta, total, self.lr)
+                if step == 0:
+                    first = loss / m
+                if want_last_cost and step == n_steps - 1:
+                    last = loss / m
+        return first, last
