@@ -51,8 +51,7 @@ def forward_from(l_start, A_prev, theta, lay, codes, slope, acts, ZL):
 
 # ``forward_from`` and ``backprop`` are inlined into the training kernels (each one less
 # level of compilation); ``forward`` and ``backward`` are the same passes compiled on their
-# own, for Python and for kernels compiled with ``parallel=True`` (``sharded.py``), whose
-# array analysis fails on inlined bodies.
+# own, for Python (``predict_proba``, and the tests' checks of each pass).
 @kernel
 def forward(theta, lay, codes, slope, X, acts, ZL):
     return forward_from(1, X, theta, lay, codes, slope, acts, ZL)
