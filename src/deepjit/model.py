@@ -3,9 +3,9 @@ import dataclasses
 import importlib
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from . import blocks, model_io
+from .blas import blas_limit
 from .activations import DEFAULT_LEAKY_SLOPE
 from .engines import ENGINES, FORMULATIONS, get_engine
 from .engines.formulation import choose as choose_formulation
@@ -212,7 +212,7 @@ class Model:
         # while W1 is rebuilt (example space) or copied out cannot lose them.
         with interrupt:
             try:
-                with threadpool_limits(self.num_threads, user_api="blas"):
+                with blas_limit(self.num_threads):
                     log = gradient_descent(trainer, num_iterations, record_every, on_cost,
                                            callback, interrupt, agree)
             except TrainingDiverged as diverged:
@@ -270,7 +270,7 @@ class Model:
                              on_epoch and on_epoch(r))) if rank0 else None
         with interrupt:      # until the model holds what was reached
             try:   # batch-sized products: BLAS threads cost more than they give
-                with threadpool_limits(1, user_api="blas"):
+                with blas_limit(1):
                     log = minibatch.run_epochs(trainer, m, plan, n_steps, validation,
                                                stopping, self.net.output, report,
                                                callback if rank0 else None, interrupt, agree)

@@ -33,9 +33,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_target,
                                       unique_labels)
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
 
 from . import sklearn_rules as rules
+from .blas import blas_limit
 
 try:                                          # scikit-learn >= 1.6
     from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -158,7 +158,7 @@ class _DeepJITMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, self._layer_units, X.dtype)
-        with _blas_limit(self._blas_threads()):
+        with blas_limit(self._blas_threads()):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, incremental)
             else:
@@ -376,19 +376,6 @@ class _DeepJITMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-def _blas_limit(threads):
-    """threadpoolctl's limit on the BLAS threads (none for None), through one controller
-    made at the first fit: making one reads every loaded library (5-20 ms, more than a
-    small fit's epochs).  BLAS libraries loaded later are not limited; scipy's, which the
-    cpu engine calls, and numpy's are loaded with this module."""
-    if not _BLAS_CONTROLLER:
-        _BLAS_CONTROLLER.append(ThreadpoolController())
-    return _BLAS_CONTROLLER[0].limit(limits=threads, user_api="blas")
-
-
-_BLAS_CONTROLLER = []
 
 
 def _shuffled(sample_idx, random_state):

@@ -8,8 +8,8 @@ The number of blocks is ``engines/formulation.py``'s ``block_count``."""
 from contextlib import contextmanager
 
 import numba
-import scipy.linalg.cython_blas  # noqa: F401  (the BLAS of Numba's np.dot: loaded before
-from threadpoolctl import threadpool_limits  # any limit, which covers loaded ones only)
+
+from ...blas import blas_limit
 
 
 def threads_for(blocks, num_threads=None):
@@ -25,7 +25,7 @@ def running_on(threads):
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        with threadpool_limits(1, user_api="blas"):
+        with blas_limit(1):
             yield
     finally:
         numba.set_num_threads(before)
