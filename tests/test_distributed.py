@@ -13,6 +13,7 @@ import pytest
 from conftest import assert_params_rel, assert_rel, subprocess_env
 from deepjit import Model, TrainingDiverged, blocks
 from deepjit.distributed import shard_slice
+from deepjit.engines import formulation
 from tests_data import (DIVERGING, DIVERGING_MINIBATCH, DIVERGING_RATE, MINIBATCH_RUNS,
                         mpi_minibatch_problem, mpi_problem)
 
@@ -291,3 +292,17 @@ def test_sharded_buffers_beyond_the_memory_limit_are_refused_before_reading(
     monkeypatch.setattr(validation, "memory_limit", lambda: needed)
     with pytest.raises(pytest.fail.Exception, match="read the data"):
         model.fit(Xs, Ys, layout=layout, **fit_args)
+
+
+def test_blocks_from_disk_give_the_same_bits_on_any_number_of_threads(tmp_path, monkeypatch):
+    """Each block read from disk is cut into groups of chunks by its size (as the streamed
+    formulation cuts X), never by the thread count, and the groups' sums are added in
+    order: one thread and two give the same parameters to the last bit."""
+    X, labels, model_args, fit_args = softmax_problem()
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 6 * 8 * 512)       # blocks of 2 chunks
+    monkeypatch.setattr(formulation, "BLOCK_FLOPS", 1.0)          # a group per chunk
+    Xs, Ys, layout = sources(tmp_path, X, labels)["memmap"]
+    fits = [Model(**model_args, num_threads=t).fit(Xs, Ys, **fit_args) for t in (1, 2)]
+    for key, value in fits[0].parameters.items():
+        assert np.array_equal(value, fits[1].parameters[key]), key
+    assert fits[0].final_cost_ == fits[1].final_cost_

@@ -114,10 +114,9 @@ def make_trainer(parameters, X, Y, net, dtype, learning_rate, layout="columns", 
 
     def checked_blocks():
         blocks = blocks_module.Blocks(X, Y, net, dtype, layout)
-        check_memory("formulation", working_bytes(blocks, net, num_threads=num_threads),
+        check_memory("formulation", working_bytes(blocks, net),
                      f"the streamed formulation's buffers for {list(net.layer_dims)} over "
-                     f"blocks of {blocks.block} examples", "; fewer threads (num_threads) "
-                     "or smaller layers need less")
+                     f"blocks of {blocks.block} examples", "; smaller layers need less")
         blocks.check()
         return blocks
     blocks = agree_on_errors(comm, checked_blocks)

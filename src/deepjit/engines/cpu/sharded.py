@@ -2,8 +2,9 @@
 at once: blocks read from disk, or shards held by several MPI processes.
 
 Each iteration every block read from disk goes through the streamed formulation's
-chunks (``streamed.py``'s ``block_sums``: cut into a block of chunks per thread, each
-summed by the nogil kernel ``block_gradient``); the sums are added in order to one flat
+chunks (``streamed.py``'s ``block_sums``: cut into ``formulation.block_count`` groups of
+chunks, as many as the block's size calls for, never the thread count; each summed by the
+nogil kernel ``block_gradient``); the sums are added in order to one flat
 buffer, whose last slot holds the loss sum; one ``Allreduce`` of that buffer sums it
 over the processes; every process applies the same update.  The gradient is the mean
 over all m examples, so the result equals one process holding all the data, up to
@@ -14,24 +15,29 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ...validation import training_bytes
+from ..formulation import STREAM_CHUNK, block_count
 from .blocks import running_on, threads_for
 from .network import CompiledTrainer, descend
 from .streamed import BlockSums
 
 
-def _threads_and_chunk(blocks, chunk, num_threads):
-    threads = threads_for(-(-blocks.block // chunk), num_threads)
-    return threads, int(min(chunk, -(-blocks.block // threads)))
+def groups_and_chunk(blocks, net, chunk=STREAM_CHUNK):
+    """The groups of chunks each block is cut into (as ``StreamedTrainer`` cuts all of X,
+    so one block in memory trains as the streamed formulation does) and the chunk."""
+    chunk = int(min(chunk, blocks.block))
+    n_chunks = -(-blocks.block // chunk)
+    return block_count(net.layer_dims, blocks.block, n_chunks,
+                       np.dtype(blocks.dtype).itemsize), chunk
 
 
-def working_bytes(blocks, net, chunk=256, num_threads=None):
+def working_bytes(blocks, net, chunk=STREAM_CHUNK):
     """About the bytes a :class:`ShardedTrainer` over ``blocks`` allocates: the
-    parameters, each thread's chunk buffers and gradient sum, and the two buffers that
+    parameters, each group's chunk buffers and gradient sum, and the two buffers that
     blocks are read into from disk."""
-    threads, chunk = _threads_and_chunk(blocks, chunk, num_threads)
+    groups, chunk = groups_and_chunk(blocks, net, chunk)
     itemsize = np.dtype(blocks.dtype).itemsize
     reading = 0 if blocks.in_memory else 2 * net.layer_dims[0] * blocks.block * itemsize
-    return reading + training_bytes(net.layer_dims, blocks.m, "streamed", itemsize, threads,
+    return reading + training_bytes(net.layer_dims, blocks.m, "streamed", itemsize, groups,
                                     chunk)
 
 
@@ -42,14 +48,15 @@ class ShardedTrainer(BlockSums, CompiledTrainer):
     Memory beyond the blocks: the parameters and a few chunk buffers per thread."""
 
     def __init__(self, parameters, blocks, net, learning_rate, m, allreduce=None,
-                 chunk=256, num_threads=None):
-        self.threads, chunk = _threads_and_chunk(blocks, chunk, num_threads)
+                 chunk=STREAM_CHUNK, num_threads=None):
+        self.groups, chunk = groups_and_chunk(blocks, net, chunk)
+        self.threads = threads_for(self.groups, num_threads)
         dtype, n_out = np.dtype(blocks.dtype), net.layer_dims[-1]
         no_columns = np.empty((n_out, 0), dtype)   # the data lives in blocks
         super().__init__(parameters, no_columns, no_columns, net, learning_rate,
-                         columns=chunk, copies=self.threads)
+                         columns=chunk, copies=self.groups)
         self.blocks, self.m, self.allreduce = blocks, m, allreduce
-        self.block_buffers(self.threads, net.layer_dims[0], n_out, chunk, dtype)
+        self.block_buffers(self.groups, net.layer_dims[0], n_out, chunk, dtype)
         self.total = np.zeros(self.theta.size + 1, dtype)     # the gradient, then the loss
 
     def gradient(self, pool, want_cost):
@@ -58,7 +65,7 @@ class ShardedTrainer(BlockSums, CompiledTrainer):
         total = self.total
         total[:] = 0.0
         for Xb, Yb in self.blocks:
-            loss, used = self.block_sums(pool, Xb, Yb, self.threads, self.m, want_cost)
+            loss, used = self.block_sums(pool, Xb, Yb, self.groups, self.m, want_cost)
             total[-1] += loss
             for g in range(used):
                 total[:-1] += self.grad[g]
