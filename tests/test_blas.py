@@ -18,16 +18,13 @@ with blas_limit(1):
     a = np.ones((3, 3))
     assert product(a, a)[0, 0] == 3.0      # Numba's BLAS loaded (if not before) and called
     inside = [i for i in threadpool_info() if i["user_api"] == "blas"]
-package_skipped = "scipy.linalg" not in sys.modules
 with blas_limit(None):
     unlimited = {i["filepath"]: i["num_threads"] for i in threadpool_info()
                  if i["user_api"] == "blas"}
 after = {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
-import scipy.linalg
-solved = bool(scipy.linalg.solve(np.array([[2.0]]), np.array([1.0]))[0] == 0.5)
 print(repr((len(inside), [i["num_threads"] for i in inside],
             "scipy.linalg.cython_blas" in sys.modules, unlimited == after,
-            all(after[k] == v for k, v in before.items()), package_skipped, solved)))
+            all(after[k] == v for k, v in before.items()))))
 """
 
 
@@ -37,16 +34,6 @@ def test_blas_limit_covers_numbas_blas_loaded_after_import():
     nothing; the limits are restored after."""
     out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True,
                          check=True).stdout
-    count, threads, loaded, none_unchanged, restored, package_skipped, solved = eval(
-        out.strip().splitlines()[-1])
+    count, threads, loaded, none_unchanged, restored = eval(out.strip().splitlines()[-1])
     assert count >= 1 and threads == [1] * count
     assert loaded and none_unchanged and restored
-
-
-def test_numbas_blas_loads_without_the_scipy_linalg_package():
-    """load_numba_blas (0.2 s less on a warm first fit) leaves scipy.linalg unimported
-    until someone imports it, and scipy.linalg works then."""
-    out = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True,
-                         check=True).stdout
-    *_, package_skipped, solved = eval(out.strip().splitlines()[-1])
-    assert package_skipped and solved
