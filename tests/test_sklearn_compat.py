@@ -273,3 +273,25 @@ def test_numeric_strings_that_fit_takes_predict_takes_too(cls):
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator = cls(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(X, y)
     assert np.array_equal(estimator.predict(X), estimator.predict(X.astype(float)))
+
+
+@pytest.mark.parametrize("n_features, solver, num_threads, expected", [
+    (64, "adam", None, 1),            # batch products of 200 x 64 x 100: one thread
+    (1024, "sgd", None, None),        # 200 x 1024 x 100 = 2e7 multiply-adds: every core
+    (1024, "adam", 1, 1), (64, "adam", 3, 3),   # the user's choice wins
+    (64, "lbfgs", None, None)])       # whole-data products: every core, as scikit-learn
+def test_blas_threads_only_for_big_batch_products(monkeypatch, n_features, solver,
+                                                  num_threads, expected):
+    import contextlib
+
+    import deepjit.sklearn as module
+    seen = []
+    monkeypatch.setattr(module, "blas_limit",
+                        lambda threads: seen.append(threads) or contextlib.nullcontext())
+    rng = np.random.default_rng(0)
+    X, y = rng.random((250, n_features)), rng.integers(0, 2, 250)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        DeepJITClassifier(solver=solver, max_iter=2, num_threads=num_threads,
+                          random_state=0).fit(X, y)
+    assert seen == [expected]

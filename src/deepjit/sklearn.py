@@ -35,7 +35,7 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call, type_of_tar
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import sklearn_rules as rules
-from .blas import blas_limit
+from .blas import THREADED_WORK, blas_limit
 
 try:                                          # scikit-learn >= 1.6
     from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
@@ -158,7 +158,7 @@ class _DeepJITMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, self._layer_units, X.dtype)
-        with blas_limit(self._blas_threads()):
+        with blas_limit(self._blas_threads(X.shape[0])):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, incremental)
             else:
@@ -172,13 +172,17 @@ class _DeepJITMLP(BaseEstimator):
                              "them first (StandardScaler, or y / its scale).")
         return self
 
-    def _blas_threads(self):
-        """``num_threads``; by default one for the stochastic solvers, whose products are
-        batch-sized (BLAS threads cost them more than they give, and many times more on
-        a busy machine), all cores for "lbfgs"."""
-        if self.num_threads is None and self.solver in _STOCHASTIC_SOLVERS:
-            return 1
-        return self.num_threads
+    def _blas_threads(self, n_samples):
+        """``num_threads``; by default all cores for "lbfgs", and for the stochastic
+        solvers one, unless a batch-sized product is big enough for BLAS threads to pay
+        (``blas.THREADED_WORK`` multiply-adds, as a wide first layer's): small products
+        lose more to thread start-up than they gain, many times more on a busy machine."""
+        if self.num_threads is not None or self.solver not in _STOCHASTIC_SOLVERS:
+            return self.num_threads
+        batch = min(n_samples, 200 if self.batch_size == "auto" else self.batch_size)
+        units = self._layer_units
+        largest = batch * max(a * b for a, b in zip(units, units[1:]))
+        return None if largest >= THREADED_WORK else 1
 
     def _fit_dtype(self, X):
         """X's float dtype (scikit-learn keeps float32 and float64), or ``dtype``."""
