@@ -27,7 +27,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ...optim import ADAM, MOMENTUM, RMSPROP
+from ...optim import ADAM
+from ..optimizers import update_segment
 from . import vecmath
 from .layers import kernel
 
@@ -284,27 +285,22 @@ def train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, kee
 
 @kernel
 def _update(theta, grad, code, hyper, learning_rate, t, v, s):
-    """One step of the optimizer ``code`` (``t`` counts the steps from 1, for Adam)."""
+    """One step of the optimizer ``code`` (``t`` counts the steps from 1, for Adam):
+    ``optimizers.update_segment``, except Adam in the course's own form, which divides by
+    ``1 - beta^t`` where ``update_segment`` multiplies by its reciprocal (the course's
+    printed digits depend on it)."""
     beta1, beta2, epsilon = hyper[0], hyper[1], hyper[2]
-    if code == MOMENTUM:
-        for p in range(theta.size):
-            v[p] = beta1 * v[p] + (1 - beta1) * grad[p]
-            theta[p] = theta[p] - learning_rate * v[p]
-    elif code == RMSPROP:
-        for p in range(theta.size):
-            s[p] = beta2 * s[p] + (1 - beta2) * (grad[p] * grad[p])
-            theta[p] = theta[p] - learning_rate * grad[p] / (np.sqrt(s[p]) + epsilon)
-    elif code == ADAM:
-        bias1 = 1 - math.pow(beta1, float(t))
-        bias2 = 1 - math.pow(beta2, float(t))
-        for p in range(theta.size):
-            v[p] = beta1 * v[p] + (1 - beta1) * grad[p]
-            s[p] = beta2 * s[p] + (1 - beta2) * (grad[p] * grad[p])
-            theta[p] = theta[p] - learning_rate * (v[p] / bias1) / (
-                np.sqrt(s[p] / bias2) + epsilon)
-    else:
-        for p in range(theta.size):
-            theta[p] = theta[p] - learning_rate * grad[p]
+    if code != ADAM:
+        update_segment(code, theta, grad, v, s, 0, theta.size, learning_rate, 0.0, beta1,
+                       beta2, epsilon, 1.0, 1.0)
+        return
+    bias1 = 1 - math.pow(beta1, float(t))
+    bias2 = 1 - math.pow(beta2, float(t))
+    for p in range(theta.size):
+        v[p] = beta1 * v[p] + (1 - beta1) * grad[p]
+        s[p] = beta2 * s[p] + (1 - beta2) * (grad[p] * grad[p])
+        theta[p] = theta[p] - learning_rate * (v[p] / bias1) / (
+            np.sqrt(s[p] / bias2) + epsilon)
 
 
 @kernel
