@@ -252,3 +252,86 @@ def test_schedules_follow_the_course_formulas(schedule, expected):
     model.fit(X, Y, learning_rate=0.1, batch_size=10, num_epochs=6, schedule=schedule)
     assert model.history_["learning_rate"] == pytest.approx([expected(e) for e in range(6)],
                                                             rel=1e-15)
+
+
+@pytest.fixture
+def split_batches(monkeypatch):
+    """The cpu engine cuts every batch of two examples or more into two parts (by
+    default only batches with enough work to pay for a second thread)."""
+    from deepjit.engines.cpu import minibatch as cpu_minibatch
+    monkeypatch.setattr(cpu_minibatch, "SPLIT_WORK", 1)
+
+
+@pytest.mark.parametrize("batch_size", BATCHES)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_batches_cut_in_two_parts_match_the_oracle(split_batches, optimizer, batch_size):
+    test_cpu_matches_oracle_with_l2_dropout_and_decay(optimizer, batch_size)
+
+
+def _fits_on_one_and_two_threads(dims, X, Y, dtype, **options):
+    fits = []
+    for threads in (1, 2):
+        model = Model(list(dims), "relu", "softmax", seed=1, dtype=dtype, num_threads=threads)
+        fits.append(model.fit(X, Y, seed=11, **options))
+    return fits
+
+
+def _assert_same_bits(one, two):
+    for key, value in one.parameters.items():
+        np.testing.assert_array_equal(two.parameters[key], value)
+    for name, buffers in one.optimizer_state_.buffers.items():
+        for key, value in buffers.items():
+            np.testing.assert_array_equal(two.optimizer_state_.buffers[name][key], value)
+    assert one.history_["cost"] == two.history_["cost"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_two_part_batches_give_the_same_bits_on_one_or_two_threads(split_batches, dtype,
+                                                                   optimizer):
+    """Batches of 1 (one part), 64 (a last batch of 45) and m, dropout, L2, a schedule."""
+    X, Y = problem(7, (6, 40, 30, 3), "softmax", m=301)
+    for batch_size in (1, 64, 301):
+        one, two = _fits_on_one_and_two_threads(
+            (6, 40, 30, 3), X, Y, dtype, learning_rate=0.01, batch_size=batch_size,
+            num_epochs=2, optimizer=optimizer, keep_prob=[0.7, 0.9], l2=0.05,
+            schedule="inverse_time")
+        _assert_same_bits(one, two)
+
+
+def test_batches_with_enough_work_run_on_two_threads_with_the_same_bits():
+    """The default cut: [40, 100, 10] batches of 200 are two parts, batches of 8 one."""
+    from deepjit.engines.cpu.minibatch import MiniBatchTrainer, split_rows
+    assert split_rows([40, 100, 10]) < 200 and split_rows([40, 100, 10]) > 8
+    X, Y = problem(8, (40, 100, 10), "softmax", m=437)
+    one, two = _fits_on_one_and_two_threads((40, 100, 10), X, Y, "float64",
+                                            learning_rate=0.01, batch_size=200, num_epochs=3,
+                                            optimizer="adam", keep_prob=0.8, l2=0.01)
+    _assert_same_bits(one, two)
+    model = Model([40, 100, 10], "relu", "softmax")
+    plan = make_plan(model.net, 437, 0.01, 200, "adam", None, 0.0, 1.0, 0, True)
+    state = OptimizerState.fresh(plan, model.parameters, 437)
+    assert MiniBatchTrainer(model.parameters, state, X, Y, model.net, plan, 2).threads == 2
+    plan = make_plan(model.net, 437, 0.01, 8, "adam", None, 0.0, 1.0, 0, True)
+    assert MiniBatchTrainer(model.parameters, state, X, Y, model.net, plan, 2).threads == 1
+
+
+def test_an_error_in_one_worker_releases_the_other(monkeypatch):
+    """The worker that raises sets the abort flag, so the one waiting for its work
+    returns, and the error reaches the caller."""
+    from deepjit.engines.cpu import minibatch as cpu_minibatch
+    from deepjit.engines.cpu import spin
+    calls = []
+
+    def worker(threads, sync, *args):
+        calls.append(threads)
+        if len(calls) == 1:
+            return spin.wait_until(sync, spin.DONE, 1)     # forever, unless released
+        raise RuntimeError("worker failed")
+    monkeypatch.setattr(cpu_minibatch, "SPLIT_WORK", 1)
+    monkeypatch.setattr(cpu_minibatch, "minibatch_worker", worker)
+    X, Y = problem(9, (6, 9, 3), "softmax", m=40)
+    model = Model([6, 9, 3], "relu", "softmax", seed=1, num_threads=2)
+    with pytest.raises(RuntimeError, match="worker failed"):
+        model.fit(X, Y, batch_size=20, num_epochs=1)
+    assert calls == [2, 2]

@@ -259,7 +259,8 @@ class Model:
             get_engine(self.engine)     # a clear error for engine="cuda" without a GPU
             engine = importlib.import_module(
                 f"deepjit.engines.{MINIBATCH_ENGINES[self.engine]}")
-            trainer = engine.MiniBatchTrainer(self._params, state, X, Y, self.net, plan)
+            trainer = engine.MiniBatchTrainer(self._params, state, X, Y, self.net, plan,
+                                              self.num_threads)
             interrupt, agree = InterruptFlag(), None
         else:
             trainer = shard.trainer(self._params, state, plan)

@@ -339,9 +339,11 @@ class _DeepJITMLP(BaseEstimator):
         else (and with ``engine="numpy"``) on the numpy oracle."""
         compiled = self.engine == "cpu" and rules.CompiledEpochs.supports(
             net, X, sample_weight, batch_size, self._optimizer)
-        epochs = rules.CompiledEpochs if compiled else rules.NumpyEpochs
-        return epochs(net, theta, self._optimizer, X, y, sample_weight, batch_size,
-                      dropout_seed)
+        if not compiled:
+            return rules.NumpyEpochs(net, theta, self._optimizer, X, y, sample_weight,
+                                     batch_size, dropout_seed)
+        return rules.CompiledEpochs(net, theta, self._optimizer, X, y, sample_weight,
+                                    batch_size, dropout_seed, self.num_threads)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -298,7 +298,8 @@ class CompiledEpochs:
     scikit-learn's clipped ones to rounding while no probability is within 2.2e-16 of
     0 or 1)."""
 
-    def __init__(self, net, theta, optimizer, X, y, sample_weight, batch_size, dropout_seed):
+    def __init__(self, net, theta, optimizer, X, y, sample_weight, batch_size, dropout_seed,
+                 num_threads=None):
         from .engines.cpu.minibatch import MiniBatchTrainer
         from .engines.layout import Layout
         from .minibatch import OptimizerState, TrainingPlan
@@ -322,7 +323,8 @@ class CompiledEpochs:
         state = OptimizerState("", batch_size, X.shape[0], plan.seed, optimizer.t,
                                {name: zeros for name in plan.optimizer.state_names})
         self.trainer = MiniBatchTrainer(zeros, state, np.asarray(X).T,
-                                        np.asarray(y, theta.dtype).T, network, plan)
+                                        np.asarray(y, theta.dtype).T, network, plan,
+                                        num_threads)
         self.trainer.theta[:] = theta[self._perm]
         for name, buffer in optimizer.buffers().items():
             getattr(self.trainer, name)[:] = buffer[self._perm]

@@ -34,9 +34,10 @@ def l2_cost(parameters, L, l2, m):
 
 class MiniBatchTrainer:
     """Parameters as a dict, the optimizer state as ``{"v": {...}, "s": {...}}`` dicts of
-    the same shapes, and ``step``, the number of updates made so far."""
+    the same shapes, and ``step``, the number of updates made so far.  ``num_threads``
+    changes nothing."""
 
-    def __init__(self, parameters, state, X, Y, net, plan):
+    def __init__(self, parameters, state, X, Y, net, plan, num_threads=None):
         self.params = {k: v.copy() for k, v in parameters.items()}
         self.buffers = {name: {k: v.copy() for k, v in state.buffers[name].items()}
                         for name in plan.optimizer.state_names}

@@ -11,20 +11,36 @@ optimizer state in flat buffers of the same layout.  No array is allocated insid
 compiled call.
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
 from ...activations import LEAKY_RELU, LINEAR, RELU, SIGMOID, SOFTMAX, TANH
+from ...blas import blas_limit
 from .. import optimizers as rules
 from .. import philox
 from ..layout import Layout
-from . import vecmath
+from . import spin, vecmath
+from .blocks import threads_for
 from .layers import cost
 from .network import forward, layer
 from .prefetch import prefetch
 
 kernel = njit(cache=True, error_model="numpy")
+threaded = njit(cache=True, error_model="numpy", nogil=True)
+
+MAX_PARTS = 2
+# Multiply-adds of a batch's forward pass (examples x sum of n_l n_{l-1}) from which its
+# two halves pay for running on two threads (measured below in split_rows).
+SPLIT_WORK = 1 << 18
+
+
+def split_rows(dims):
+    """The fewest examples of a batch that is cut into two parts: its size decides, never
+    the thread count."""
+    per_example = sum(a * b for a, b in zip(dims[1:], dims[:-1]))
+    return max(2, -(-SPLIT_WORK // per_example))
 
 
 @kernel
@@ -188,9 +204,10 @@ def _consecutive(examples):
 
 
 @kernel
-def _weight_gradient(dZ, A_prev, dW, db):
-    """``dW = dZ^T A_prev / batch``, ``db = column sums of dZ / batch``."""
-    inv_m = 1.0 / dZ.shape[0]
+def _weight_gradient(dZ, A_prev, dW, db, batch):
+    """``dW = dZ^T A_prev / batch``, ``db = column sums of dZ / batch`` (``dZ`` holds the
+    rows of the batch's examples, or of a part of them)."""
+    inv_m = 1.0 / batch
     np.dot(dZ.T, A_prev, dW)
     for i in range(dW.shape[0]):
         for k in range(dW.shape[1]):
@@ -249,8 +266,9 @@ def forward_batch(theta, lay, codes, slope, Xb, Yb, examples, step, seed, keep_p
 
 @kernel
 def backward_batch(theta, lay, codes, slope, Xb, Yb, keep_probs, acts, drops, masks, AL,
-                   grad, buf1, buf2):
-    """The gradients of the batch's mean loss (without the L2 term) into ``grad``."""
+                   grad, buf1, buf2, batch):
+    """The gradients of the loss summed over ``Xb``'s examples, over ``batch`` (the mean
+    loss's when ``Xb`` is the whole batch; without the L2 term), into ``grad``."""
     dims, w_off, b_off, a_off = lay
     L, m = dims.size - 1, Xb.shape[0]
     dZ = layer(buf1, 0, m, dims[L])
@@ -266,7 +284,7 @@ def backward_batch(theta, lay, codes, slope, Xb, Yb, keep_probs, acts, drops, ma
         else:
             A_in = layer(acts, a_off[l - 1], m, dims[l - 1])
         _weight_gradient(dZ, A_in, layer(grad, w_off[l], dims[l], dims[l - 1]),
-                         grad[b_off[l]:b_off[l] + dims[l]])
+                         grad[b_off[l]:b_off[l] + dims[l]], batch)
         if l > 1:
             dA = layer(spare, 0, m, dims[l - 1])
             np.dot(dZ, layer(theta, w_off[l], dims[l], dims[l - 1]), dA)
@@ -331,47 +349,151 @@ def _update_slice(opt_code, theta, grad, v, s, start, stop, lr, l2, beta1, beta2
 
 
 @kernel
-def train_minibatch_steps(theta, v, s, lay, codes, slope, Xe, Ye, order, first_epoch,
-                          step0, batch_size, settings, hyper, keep_probs, thresholds,
-                          Xb, Yb, acts, drops, masks, ZL, AL, wt, grad, buf1, buf2, costs):
-    """``costs.size`` updates, numbered from ``step0``; writes each batch's cost (with the
-    L2 term) into ``costs`` (NaN unless ``want_costs``).  ``settings = (optimizer,
-    schedule, time_interval, seed, fill_masks, want_costs)``,
-    ``hyper = (beta1, beta2, epsilon, lr0, decay_rate, l2)``; ``order[e]`` is the example
-    order of epoch ``first_epoch + e``."""
+def _sum_and_update(opt_code, theta, grads, parts, v, s, start, stop, lo, hi, lr, l2,
+                    beta1, beta2, eps, c1, c2):
+    """On ``[start:stop]`` within ``[lo:hi)``: ``grads[0] += grads[1]`` (for two parts),
+    then the optimizer's update from ``grads[0]``."""
+    start, stop = max(start, lo), min(stop, hi)
+    if start >= stop:
+        return
+    total = grads[0, start:stop]
+    for p in range(1, parts):
+        part = grads[p, start:stop]
+        for i in range(total.size):
+            total[i] = total[i] + part[i]
+    _update_slice(opt_code, theta, grads[0], v, s, start, stop, lr, l2, beta1, beta2, eps, c1,
+                  c2)
+
+
+@kernel
+def update_range(theta, grads, parts, v, s, lay, lo, hi, opt_code, lr, l2_per_example,
+                 hyper, t):
+    """The optimizer's update of the flat parameters ``lo <= k < hi`` (W with the L2
+    term, b) from the sum of the parts' gradients ``grads[0] + grads[1]``.  Every entry
+    is computed on its own, so ranges updated by different threads give the bits of
+    one update of everything."""
+    dims, w_off, b_off, _ = lay
+    beta1, beta2, eps = hyper[0], hyper[1], hyper[2]
+    c1, c2 = rules.bias_corrections(opt_code, beta1, beta2, t)
+    for l in range(1, dims.size):
+        _sum_and_update(opt_code, theta, grads, parts, v, s, w_off[l],
+                        w_off[l] + dims[l] * dims[l - 1], lo, hi, lr, l2_per_example, beta1,
+                        beta2, eps, c1, c2)
+        _sum_and_update(opt_code, theta, grads, parts, v, s, b_off[l], b_off[l] + dims[l], lo,
+                        hi, lr, 0.0, beta1, beta2, eps, c1, c2)
+
+
+@kernel
+def part_gradient(p, parts, theta, lay, part_off, codes, slope, Xe, Ye, examples, step,
+                  seed, keep_probs, thresholds, Xb, Yb, acts, drops, masks, ZL, AL, wt, grad,
+                  buf1, buf2, fill_masks, want_cost):
+    """Part ``p`` of ``parts`` of the batch ``examples`` (its rows ``p * mb // parts`` to
+    ``(p + 1) * mb // parts``): gathers them into their rows of ``Xb``/``Yb``, runs the
+    forward pass in their rows of ``acts``, ``drops``, ``masks``, ``ZL``, ``AL`` (through
+    the offsets ``part_off``, room for ``dims.size`` of them) and the backward pass into
+    ``grad`` (summed over the part, over the WHOLE batch's size), in the part's own
+    ``wt``, ``buf1``, ``buf2``; returns the part's summed loss."""
+    dims, w_off, b_off, a_off = lay
+    mb = examples.size
+    r0, r1 = p * mb // parts, (p + 1) * mb // parts
+    rows, n0, nL = r1 - r0, Xe.shape[1], Ye.shape[1]
+    for l in range(dims.size):
+        part_off[l] = a_off[l] + r0 * dims[l]
+    part_lay = (dims, w_off, b_off, part_off)
+    mine = examples[r0:r1]
+    if _consecutive(mine):      # rows in order: no copy
+        Xv = layer(Xe.reshape(Xe.size), mine[0] * n0, rows, n0)
+        Yv = layer(Ye.reshape(Ye.size), mine[0] * nL, rows, nL)
+    else:
+        Xv, Yv = layer(Xb, r0 * n0, rows, n0), layer(Yb, r0 * nL, rows, nL)
+        gather_rows(Xe, mine, Xv)
+        gather_rows(Ye, mine, Yv)
+    ZLv, ALv = layer(ZL, r0 * nL, rows, nL), layer(AL, r0 * nL, rows, nL)
+    loss = forward_batch(theta, part_lay, codes, slope, Xv, Yv, mine, step, seed, keep_probs,
+                         thresholds, acts, drops, masks, ZLv, ALv, wt, fill_masks, want_cost)
+    backward_batch(theta, part_lay, codes, slope, Xv, Yv, keep_probs, acts, drops, masks, ALv,
+                   grad, buf1, buf2, mb)
+    return loss
+
+
+TASKS_PER_STEP = 4     # part 0, part 1 (nothing for a batch of one part), two update halves
+
+
+@threaded
+def minibatch_worker(threads, sync, theta, v, s, lay, codes, slope, Xe, Ye, order,
+                     first_epoch, step0, batch_size, settings, hyper, keep_probs, thresholds,
+                     Xb, Yb, acts, drops, masks, ZL, AL, wt, grads, buf1, buf2, part_offs,
+                     losses, costs):
+    """One of ``threads`` calls that share ``costs.size`` updates, numbered from
+    ``step0``.  Each update is ``TASKS_PER_STEP`` tasks, which the calls take in order
+    from the counter ``sync[spin.CLAIMED]``: the gradients of the batch's parts
+    (:func:`part_gradient`; a batch of at least ``settings[6]`` examples is two parts,
+    else one), then the sum and update of the parameters' two halves
+    (:func:`update_range`; the second also writes the batch's cost, with the L2 term,
+    into ``costs``: NaN unless ``want_costs``).  A task waits (``sync[spin.DONE]``) until
+    the tasks of the stage before it are done.  Part p works in its own ``grads[p]``,
+    ``wt[p]``, ``buf1[p]``, ``buf2[p]``, ``part_offs[p]``, ``losses[p]`` whichever
+    thread takes it, so the bits are the same on any number of threads, and a thread
+    that lost its core holds up the others only while it is inside a task.
+    ``settings = (optimizer, schedule, time_interval, seed, fill_masks, want_costs,
+    min_split)``, ``hyper = (beta1, beta2, epsilon, lr0, decay_rate, l2)``; ``order[e]``
+    is the example order of epoch ``first_epoch + e``.  Returns False if released by
+    an abort (``spin.ABORT``)."""
     opt_code, sched_code, interval, seed = settings[0], settings[1], settings[2], settings[3]
+    fill_masks, want_costs, min_split = settings[4] != 0, settings[5] != 0, settings[6]
     lr0, decay_rate, l2 = hyper[3], hyper[4], hyper[5]
-    m = Xe.shape[0]
+    m, size = Xe.shape[0], theta.size
     nb = (m + batch_size - 1) // batch_size
-    for k in range(costs.size):
+    halves = (0, size // 2, size)       # the update's two ranges: by the parameters' count
+    n_tasks = costs.size * TASKS_PER_STEP
+    while True:
+        task = spin.atomic_add(sync, spin.CLAIMED, 1) if threads > 1 \
+            else sync[spin.CLAIMED]
+        if threads == 1:
+            sync[spin.CLAIMED] = task + 1
+        if task >= n_tasks:
+            return True
+        k, slot = task // TASKS_PER_STEP, task % TASKS_PER_STEP
+        stage_start = task - slot % 2        # slots 0, 1: the parts; 2, 3: the update
+        if threads > 1 and not spin.wait_until(sync, spin.DONE, stage_start):
+            return False
         step = step0 + k
         epoch, b = step // nb, step % nb
         examples = order[epoch - first_epoch, b * batch_size:min(m, (b + 1) * batch_size)]
-        mb, n0, nL = examples.size, Xe.shape[1], Ye.shape[1]
-        if _consecutive(examples):      # a full batch in order: no copy
-            Xv = layer(Xe.reshape(Xe.size), examples[0] * n0, mb, n0)
-            Yv = layer(Ye.reshape(Ye.size), examples[0] * nL, mb, nL)
-        else:
-            Xv, Yv = layer(Xb, 0, mb, n0), layer(Yb, 0, mb, nL)
-            gather_rows(Xe, examples, Xv)
-            gather_rows(Ye, examples, Yv)
-        ZLv, ALv = layer(ZL, 0, mb, nL), layer(AL, 0, mb, nL)
-        costs[k] = forward_batch(theta, lay, codes, slope, Xv, Yv, examples, step, seed,
-                                 keep_probs, thresholds, acts, drops, masks, ZLv, ALv,
-                                 wt, settings[4] != 0, settings[5] != 0) / mb
-        if l2 != 0.0 and settings[5] != 0:
-            costs[k] += l2 / (2.0 * mb) * sum_of_squared_weights(theta, lay)
-        backward_batch(theta, lay, codes, slope, Xv, Yv, keep_probs, acts, drops, masks,
-                       ALv, grad, buf1, buf2)
-        lr = rules.scheduled_rate(sched_code, lr0, decay_rate, interval, epoch)
-        update_parameters(theta, grad, v, s, lay, opt_code, lr, l2 / mb, hyper, step + 1)
+        mb = examples.size
+        parts = 2 if mb >= min_split else 1
+        if slot < 2 and slot < parts:
+            losses[slot] = part_gradient(slot, parts, theta, lay, part_offs[slot], codes,
+                                         slope, Xe, Ye, examples, step, seed, keep_probs,
+                                         thresholds, Xb, Yb, acts, drops, masks, ZL, AL,
+                                         wt[slot], grads[slot], buf1[slot], buf2[slot],
+                                         fill_masks, want_costs)
+            if slot == 0 and l2 != 0.0 and want_costs:    # before theta's update
+                losses[2] = l2 / (2.0 * mb) * sum_of_squared_weights(theta, lay)
+        elif slot >= 2:
+            h = slot - 2
+            lr = rules.scheduled_rate(sched_code, lr0, decay_rate, interval, epoch)
+            update_range(theta, grads, parts, v, s, lay, halves[h], halves[h + 1], opt_code,
+                         lr, l2 / mb, hyper, step + 1)
+            if h == 1:
+                loss = losses[0]
+                for p in range(1, parts):
+                    loss += losses[p]
+                costs[k] = loss / mb
+                if l2 != 0.0 and want_costs:
+                    costs[k] += losses[2]
+        if threads > 1:
+            spin.atomic_add(sync, spin.DONE, 1)
 
 
 class MiniBatchTrainer:
     """The flat parameters ``theta`` and optimizer buffers ``v``, ``s`` (same layout), the
-    update counter ``step``, and the work buffers for one batch."""
+    update counter ``step``, and the work buffers for one batch (per part where parts
+    keep their own).  Batches of ``min_split`` examples or more run as two parts
+    (:func:`split_rows`), on ``num_threads`` threads (all cores by default, at most
+    two); the results are the same bits for any ``num_threads``."""
 
-    def __init__(self, parameters, state, X, Y, net, plan):
+    def __init__(self, parameters, state, X, Y, net, plan, num_threads=None):
         dtype, self.net, self.plan = X.dtype, net, plan
         bs, dims = plan.batch_size, net.layer_dims
         self.layout = Layout(dims, bs)
@@ -384,20 +506,27 @@ class MiniBatchTrainer:
         self.codes, self.slope = net.codes, dtype.type(net.slope)
         beta1, beta2, eps = plan.optimizer.hyper
         decay_rate, interval = plan.schedule.hyper
+        self.min_split = split_rows(dims)
         self.settings = np.array([plan.optimizer.code, plan.schedule.code, interval,
-                                  plan.seed, 1, 1], dtype=np.int64)
+                                  plan.seed, 1, 1, self.min_split], dtype=np.int64)
         self.hyper = np.array([beta1, beta2, eps, plan.learning_rate, decay_rate, plan.l2])
         self.keep_probs = np.array(plan.keep_probs + (1.0,))
         self.thresholds = np.array([philox.keep_threshold(p) for p in self.keep_probs],
                                    dtype=np.uint64)
+        parts = MAX_PARTS if bs >= self.min_split else 1
+        self.threads = threads_for(parts, num_threads)
         widest = max(dims[1:]) * bs
         self.Xb, self.Yb = np.empty(bs * dims[0], dtype), np.empty(bs * dims[-1], dtype)
         self.acts, self.drops = (np.zeros(self.layout.act_size, dtype) for _ in range(2))
         self.masks = np.zeros(self.layout.act_size, np.uint8)
         self.ZL, self.AL = (np.empty(bs * dims[-1], dtype) for _ in range(2))
-        self.grad = np.zeros(self.layout.size, dtype)
-        self.wt = np.empty(max(a * b for a, b in zip(dims[1:], dims[:-1])), dtype)
-        self.buf1, self.buf2 = np.empty(widest, dtype), np.empty(widest, dtype)
+        self.grads = np.zeros((parts, self.layout.size), dtype)
+        self.wt = np.empty((parts, max(a * b for a, b in zip(dims[1:], dims[:-1]))), dtype)
+        self.buf1, self.buf2 = (np.empty((parts, widest), dtype) for _ in range(2))
+        self.part_offs = np.zeros((parts, len(dims)), np.int64)
+        self.losses = np.zeros(MAX_PARTS + 1)     # and the L2 term
+        self.sync = spin.new_sync()
+        self._partner = None
 
     def run(self, order, first_epoch, n_steps, want_costs=True):
         """``n_steps`` updates from ``self.step``; returns each batch's cost (None
@@ -414,14 +543,54 @@ class MiniBatchTrainer:
             raise ValueError(f"order: example indices must lie in 0..{m - 1}")
         costs = np.empty(n_steps)
         self.settings[5] = want_costs
-        train_minibatch_steps(
-            self.theta, self.v, self.s, self.layout.arrays, self.codes, self.slope, self.Xe,
-            self.Ye, order, first_epoch, self.step, self.plan.batch_size, self.settings,
-            self.hyper, self.keep_probs, self.thresholds, self.Xb, self.Yb, self.acts,
-            self.drops, self.masks, self.ZL, self.AL, self.wt, self.grad, self.buf1, self.buf2,
-            costs)
+        args = (self.theta, self.v, self.s, self.layout.arrays, self.codes, self.slope,
+                self.Xe, self.Ye, order, first_epoch, self.step, self.plan.batch_size,
+                self.settings, self.hyper, self.keep_probs, self.thresholds, self.Xb, self.Yb,
+                self.acts, self.drops, self.masks, self.ZL, self.AL, self.wt, self.grads,
+                self.buf1, self.buf2, self.part_offs, self.losses, costs)
+        self.sync[:] = 0
+        if self.threads == 1:
+            minibatch_worker(1, self.sync, *args)
+        else:
+            with blas_limit(1):
+                self._on_threads(args)
         self.step += n_steps
         return costs if want_costs else None
+
+    def _on_threads(self, args):
+        """One worker here and one on the partner thread; an exception in either releases
+        the other (``spin.ABORT``) and is raised here once both have stopped."""
+        if self._partner is None:
+            self._partner = ThreadPoolExecutor(1, thread_name_prefix="deepjit-minibatch")
+        partner = self._partner.submit(self._work, args)
+        try:
+            self._work(args)
+        finally:
+            error = self._join(partner)
+        if error is not None:
+            raise error
+
+    def _join(self, partner):
+        """The partner's exception (or None) once it has stopped; a Ctrl-C meanwhile
+        releases it (``spin.ABORT``) and is raised once it has."""
+        interrupted = None
+        while True:
+            try:
+                error = partner.exception()
+                break
+            except BaseException as signal:     # noqa: B036 (raised once the partner stops)
+                self.sync[spin.ABORT] = 1
+                interrupted = signal
+        if interrupted is not None:
+            raise interrupted
+        return error
+
+    def _work(self, args):
+        try:
+            minibatch_worker(self.threads, self.sync, *args)
+        except BaseException:
+            self.sync[spin.ABORT] = 1
+            raise
 
     def fix_masks(self, masks):
         """Use the keep masks ``masks[l - 1] : (n_l, batch_size)`` of the hidden layers with

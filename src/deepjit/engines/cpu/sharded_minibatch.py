@@ -45,7 +45,7 @@ def shard_batch_gradient(theta, lay, codes, slope, Xe, Ye, examples, start, step
                          keep_probs, thresholds, acts, drops, masks, ZLv, ALv, wt, True,
                          want_cost)
     backward_batch(theta, lay, codes, slope, Xv, Yv, keep_probs, acts, drops, masks, ALv,
-                   grad, buf1, buf2)
+                   grad, buf1, buf2, count)
     weight = count / examples.size       # grad is the mean over this rank's count
     for k in range(grad.size):
         total[k] = weight * grad[k]
@@ -104,8 +104,8 @@ class ShardedMiniBatchTrainer(MiniBatchTrainer):
                 self.theta, self.layout.arrays, self.codes, self.slope, self.Xe, self.Ye,
                 examples, self.start, self.step, self.settings[3], self.keep_probs,
                 self.thresholds, self.held, self.rows, self.Xb, self.Yb, self.acts,
-                self.drops, self.masks, self.ZL, self.AL, self.wt, self.grad, self.buf1,
-                self.buf2, self.total, want_costs)
+                self.drops, self.masks, self.ZL, self.AL, self.wt[0], self.grads[0],
+                self.buf1[0], self.buf2[0], self.total, want_costs)
             self.ranks.allreduce(self.total)
             costs[k] = shard_update(self.theta, self.total, self.v, self.s,
                                     self.layout.arrays, self.settings, self.hyper, self.step,

@@ -307,9 +307,9 @@ def work_offsets(dims, batch_size, keep_probs):
 class MiniBatchTrainer:
     """The device's flat parameters ``theta`` and optimizer buffers ``v``, ``s`` (same
     layout), the update counter ``step``, X, Y, the current epoch order and the work
-    buffers of one batch."""
+    buffers of one batch.  ``num_threads`` (the cpu's) changes nothing."""
 
-    def __init__(self, parameters, state, X, Y, net, plan):
+    def __init__(self, parameters, state, X, Y, net, plan, num_threads=None):
         dtype, self.net, self.plan = X.dtype, net, plan
         bs, dims = plan.batch_size, net.layer_dims
         self.layout = Layout(dims, bs)
