@@ -1,7 +1,9 @@
 """Time to accuracy: deepjit (Adam, mini-batches) against scikit-learn's MLPClassifier
 (solver="adam") and PyTorch on the CPU, with the same architecture, batch size, epochs,
 learning rate and L2 (scikit-learn's ``alpha`` is deepjit's ``l2``: both add
-``alpha / (2 m_batch) * sum ||W||^2``), each runner in its own process on ONE thread.
+``alpha / (2 m_batch) * sum ||W||^2``), each runner in its own process on ONE thread
+(``--threads N``: N for every runner; ``--deepjit-threads N``: N for deepjit only, whose
+mini-batch epochs run batches of enough work as two parts on two threads).
 
 Reports per data set and runner: the median time per epoch (training only; wall-clock
 and the process's CPU time, which a machine shared with other work distorts less), the
@@ -10,6 +12,7 @@ scikit-learn's final one (accuracy is measured after every epoch, outside the ti
 
     python benchmarks/time_to_accuracy.py                  # all data sets
     python benchmarks/time_to_accuracy.py --data digits mnist1d_5k --epochs-scale 0.2
+    python benchmarks/time_to_accuracy.py --data mnist1d_50k --deepjit-threads 2
 
 Data: scikit-learn's digits (25 % test split, standardised), MNIST-1D
 (``mnist1d.data.make_dataset(get_dataset_args())`` with num_samples 5,000 or 50,000, 20 %
@@ -27,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                               "NUMBA_NUM_THREADS")}
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS")
 # name: hidden sizes, epochs, batch size, learning rate
 SETTINGS = {
     "digits": dict(hidden=[100], epochs=100, batch=200, lr=1e-3),
@@ -132,7 +135,7 @@ def run_deepjit(data, s):
 
 def run_torch(data, s):
     import torch
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     torch.manual_seed(0)
     X, y, X_test, y_test = (torch.from_numpy(np.ascontiguousarray(a)) for a in data)
     binary = int(y.max()) == 1
@@ -181,9 +184,10 @@ def measure(runner, name, scale):
 
 
 # -- the table ------------------------------------------------------------------------------
-def child(runner, name, scale):
-    """Runs one measurement in a fresh one-thread process; returns its JSON result."""
-    env = {**os.environ, **ONE_THREAD}
+def child(runner, name, scale, threads=1):
+    """Runs one measurement in a fresh process on ``threads`` threads; returns its JSON
+    result."""
+    env = {**os.environ, **{k: str(threads) for k in THREAD_VARIABLES}}
     out = subprocess.run([sys.executable, __file__, "--child", runner, name, str(scale)],
                          env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -197,12 +201,13 @@ def seconds_to(result, target, clock="cpu"):
     return float(cumulative[reached[0]]) if reached.size else None
 
 
-def table(names, scale, runners):
+def table(names, scale, runners, threads=1, deepjit_threads=None):
     rows = ["| data | runner | ms / epoch, wall | ms / epoch, CPU | final test accuracy | "
             "CPU s to sklearn's accuracy | per-epoch speed-up vs sklearn (CPU; wall) | "
             "speed-up to sklearn's accuracy (CPU) |", "|---|---|---|---|---|---|---|---|"]
     for name in names:
-        results = {r: child(r, name, scale) for r in runners}
+        results = {r: child(r, name, scale, deepjit_threads or threads if r == "deepjit"
+                            else threads) for r in runners}
         base = results.get("sklearn", {})
         target = base["accuracy"][-1] if "accuracy" in base else None
         for runner, res in results.items():
@@ -232,14 +237,17 @@ def main(argv=None):
     parser.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
     parser.add_argument("--epochs-scale", type=float, default=1.0,
                         help="multiply every data set's number of epochs (quick runs)")
+    parser.add_argument("--threads", type=int, default=1, help="threads of every runner")
+    parser.add_argument("--deepjit-threads", type=int, help="threads of deepjit alone")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         runner, name, scale = args.child
         print(json.dumps(measure(runner, name, float(scale))))
         return
-    print(f"one thread per runner; load average before: {os.getloadavg()}")
-    print(table(args.data, args.epochs_scale, args.runners))
+    print(f"{args.threads} thread(s) per runner, deepjit "
+          f"{args.deepjit_threads or args.threads}; load average before: {os.getloadavg()}")
+    print(table(args.data, args.epochs_scale, args.runners, args.threads, args.deepjit_threads))
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -11,6 +11,7 @@ optimizer state in flat buffers of the same layout.  No array is allocated insid
 compiled call.
 """
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -31,6 +32,7 @@ kernel = njit(cache=True, error_model="numpy")
 threaded = njit(cache=True, error_model="numpy", nogil=True)
 
 MAX_PARTS = 2
+RETRY_CALLS = 16        # calls between two tries of the thread count not in use
 # Multiply-adds of a batch's forward pass (examples x sum of n_l n_{l-1}) from which its
 # two halves pay for running on two threads (measured below in split_rows).
 SPLIT_WORK = 1 << 18
@@ -483,7 +485,7 @@ def minibatch_worker(threads, sync, theta, v, s, lay, codes, slope, Xe, Ye, orde
                 if l2 != 0.0 and want_costs:
                     costs[k] += losses[2]
         if threads > 1:
-            spin.atomic_add(sync, spin.DONE, 1)
+            spin.add_and_wake(sync, spin.DONE)
 
 
 class MiniBatchTrainer:
@@ -526,7 +528,7 @@ class MiniBatchTrainer:
         self.part_offs = np.zeros((parts, len(dims)), np.int64)
         self.losses = np.zeros(MAX_PARTS + 1)     # and the L2 term
         self.sync = spin.new_sync()
-        self._partner = None
+        self._partner, self._calls, self._pace = None, 0, {}
 
     def run(self, order, first_epoch, n_steps, want_costs=True):
         """``n_steps`` updates from ``self.step``; returns each batch's cost (None
@@ -549,16 +551,35 @@ class MiniBatchTrainer:
                 self.acts, self.drops, self.masks, self.ZL, self.AL, self.wt, self.grads,
                 self.buf1, self.buf2, self.part_offs, self.losses, costs)
         self.sync[:] = 0
-        if self.threads == 1:
+        threads, started = self._pick_threads(), time.perf_counter()
+        if threads == 1:
             minibatch_worker(1, self.sync, *args)
         else:
             with blas_limit(1):
                 self._on_threads(args)
+        self._record_pace(threads, (time.perf_counter() - started) / n_steps)
         self.step += n_steps
         return costs if want_costs else None
 
+    def _pick_threads(self):
+        """Threads for this call: the bits are the same on one or two, so the faster of
+        late (on a busy machine the second thread can lose more, waiting for a partner
+        that lost its core, than it gains), the other tried every ``RETRY_CALLS`` calls."""
+        self._calls += 1
+        if self.threads == 1 or self._calls == 1:      # the first call may compile
+            return self.threads
+        if len(self._pace) < 2:
+            return 1 if 2 in self._pace else 2
+        faster = min(self._pace, key=self._pace.get)
+        return 3 - faster if self._calls % RETRY_CALLS == 0 else faster
+
+    def _record_pace(self, threads, seconds_per_step):
+        if self._calls > 1:
+            last = self._pace.get(threads, seconds_per_step)
+            self._pace[threads] = (last + seconds_per_step) / 2
+
     def _on_threads(self, args):
-        """One worker here and one on the partner thread; an exception in either releases
+        """Two workers: one here and one on the partner thread; an exception in either releases
         the other (``spin.ABORT``) and is raised here once both have stopped."""
         if self._partner is None:
             self._partner = ThreadPoolExecutor(1, thread_name_prefix="deepjit-minibatch")

@@ -2,14 +2,15 @@
 long nogil call (the mini-batch workers, several times per update, a few microseconds
 apart: a Python or OS primitive per meeting would cost more than the update's work).
 
-Numba has no atomics on the CPU, so three tiny intrinsics emit LLVM's: an atomic add, an
+Numba has no atomics on the CPU, so tiny intrinsics emit LLVM's: an atomic add, an
 acquire load and a release store on an element of an int64 array.  A waiting thread
-spins with the CPU's pause hint and, after ``SPINS_BEFORE_YIELD`` turns, gives its core
-away with ``sched_yield`` between looks: on a shared machine the partner may have lost
-its core, and a spinning thread must not burn the slice it needs.
+spins with the CPU's pause hint and, after ``SPINS_BEFORE_SLEEP`` turns, sleeps on a
+futex (Linux; ``sched_yield`` elsewhere): on a shared machine the partner may have lost
+its core, and a spinning thread would burn the core that the partner could move to.
 
 ``sync`` is an int64 array of counters that only grow within a call: ``sync[CLAIMED]``
-(tasks taken), ``sync[DONE]`` (tasks finished); ``sync[ABORT]`` is set by whoever gives
+(tasks taken), ``sync[DONE]`` (tasks finished); ``sync[SLEEPERS]`` counts the threads
+asleep; ``sync[ABORT]`` is set by whoever gives
 up (a Python exception in a partner), which releases every waiter."""
 import platform
 
@@ -19,13 +20,17 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-CLAIMED, DONE, ABORT = 0, 8, 15   # CLAIMED and DONE a cache line apart
+CLAIMED, DONE, SLEEPERS, ABORT = 0, 8, 9, 15   # CLAIMED and DONE a cache line apart
 SYNC_SIZE = 16
-SPINS_BEFORE_YIELD = 200         # a few microseconds of pause hints
+SPINS_BEFORE_SLEEP = 1000        # about 30-50 us of pause hints (Skylake's are ~140 cycles)
+FUTEX_TIMEOUT_NS = 1_000_000
 
 # LLVM's spin-wait hint for this CPU (inline assembly would not survive Numba's cache)
 _MACHINE = platform.machine().lower()
 _X86, _ARM = _MACHINE in ("x86_64", "amd64"), _MACHINE in ("aarch64", "arm64")
+# Linux's futex system call number (0: none, sched_yield instead)
+_FUTEX = {"x86_64": 202, "aarch64": 98}.get(_MACHINE, 0) if platform.system() == "Linux" else 0
+_FUTEX_WAIT_PRIVATE, _FUTEX_WAKE_PRIVATE = 128, 129
 
 
 def _element_pointer(context, builder, signature, args):
@@ -81,29 +86,81 @@ def pause(typingctx):
 
 
 @intrinsic
-def sched_yield(typingctx):
-    """libc's ``sched_yield()``: this thread's core to another ready thread."""
+def futex_wait(typingctx, array, index, expected):
+    """Linux: sleep while the low 32 bits of ``array[index]`` equal those of
+    ``expected``, until a :func:`futex_wake` on it or ``FUTEX_TIMEOUT_NS`` (so that an
+    abort set from Python, which wakes nobody, is seen); elsewhere ``sched_yield``."""
     def codegen(context, builder, signature, args):
-        function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
-        builder.call(function, [])
+        if not _FUTEX:
+            return _call_sched_yield(builder, context)
+        int32, int64 = ir.IntType(32), ir.IntType(64)
+        timespec = cgutils.alloca_once(builder, ir.LiteralStructType([int64, int64]))
+        builder.store(ir.Constant(ir.LiteralStructType([int64, int64]),
+                                  [0, FUTEX_TIMEOUT_NS]), timespec)
+        pointer = _element_pointer(context, builder, signature, args)
+        builder.call(_syscall(builder), [
+            ir.Constant(int64, _FUTEX), builder.bitcast(pointer, int32.as_pointer()),
+            ir.Constant(int32, _FUTEX_WAIT_PRIVATE), builder.trunc(args[2], int32),
+            timespec])
         return context.get_dummy_value()
-    return types.void(), codegen
+    return types.void(array, index, types.int64), codegen
+
+
+@intrinsic
+def futex_wake(typingctx, array, index):
+    """Linux: wake every thread in :func:`futex_wait` on ``array[index]``; elsewhere
+    nothing."""
+    def codegen(context, builder, signature, args):
+        if _FUTEX:
+            int32 = ir.IntType(32)
+            pointer = _element_pointer(context, builder, signature, args)
+            builder.call(_syscall(builder), [
+                ir.Constant(ir.IntType(64), _FUTEX), builder.bitcast(pointer, int32.as_pointer()),
+                ir.Constant(int32, _FUTEX_WAKE_PRIVATE), ir.Constant(int32, 2 ** 31 - 1)])
+        return context.get_dummy_value()
+    return types.void(array, index), codegen
+
+
+def _syscall(builder):
+    return cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.IntType(64), [ir.IntType(64)], var_arg=True),
+        "syscall")
+
+
+def _call_sched_yield(builder, context):
+    function = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
+    builder.call(function, [])
+    return context.get_dummy_value()
 
 
 @njit(cache=True, nogil=True)
 def wait_until(sync, index, target):
-    """Wait until ``sync[index] >= target``; False if released by an abort instead."""
+    """Wait until ``sync[index] >= target``: spin, then sleep (a futex, woken by
+    :func:`add_and_wake`; a sleeping thread leaves its core idle, and Linux then moves a
+    preempted partner there); False if released by an abort instead."""
     spins = 0
-    while atomic_load(sync, index) < target:
+    while True:
+        seen = atomic_load(sync, index)
+        if seen >= target:
+            return True
         if atomic_load(sync, ABORT) != 0:
             return False
-        if spins < SPINS_BEFORE_YIELD:
+        if spins < SPINS_BEFORE_SLEEP:
             pause()
             spins += 1
         else:
-            sched_yield()
-    return True
+            atomic_add(sync, SLEEPERS, 1)
+            futex_wait(sync, index, seen)
+            atomic_add(sync, SLEEPERS, -1)
+
+
+@njit(cache=True, nogil=True)
+def add_and_wake(sync, index):
+    """``sync[index] += 1``, waking the threads asleep in :func:`wait_until`."""
+    atomic_add(sync, index, 1)
+    if atomic_load(sync, SLEEPERS) > 0:
+        futex_wake(sync, index)
 
 
 def new_sync():
