@@ -302,7 +302,8 @@ def test_two_part_batches_give_the_same_bits_on_one_or_two_threads(split_batches
 def test_batches_with_enough_work_run_on_two_threads_with_the_same_bits():
     """The default cut: [40, 100, 10] batches of 200 are two parts, batches of 8 one."""
     from deepjit.engines.cpu.minibatch import MiniBatchTrainer, split_rows
-    assert split_rows([40, 100, 10]) < 200 and split_rows([40, 100, 10]) > 8
+    assert 8 < split_rows([40, 100, 10], 200) < 200
+    assert split_rows([12288, 100, 1], 200) > 200         # big products: BLAS's threads
     X, Y = problem(8, (40, 100, 10), "softmax", m=437)
     one, two = _fits_on_one_and_two_threads((40, 100, 10), X, Y, "float64",
                                             learning_rate=0.01, batch_size=200, num_epochs=3,

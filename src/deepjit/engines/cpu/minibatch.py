@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from ...activations import LEAKY_RELU, LINEAR, RELU, SIGMOID, SOFTMAX, TANH
-from ...blas import blas_limit
+from ...blas import THREADED_WORK, blas_limit
 from .. import optimizers as rules
 from .. import philox
 from ..layout import Layout
@@ -34,15 +34,24 @@ threaded = njit(cache=True, error_model="numpy", nogil=True)
 MAX_PARTS = 2
 RETRY_CALLS = 16        # calls between two tries of the thread count not in use
 # Multiply-adds of a batch's forward pass (examples x sum of n_l n_{l-1}) from which its
-# two halves pay for running on two threads (measured below in split_rows).
+# two halves pay for running on two threads: on the 2-core development machine (quiet,
+# 2026-12-02; us per Adam update, one part on one thread / two parts on two) [40, 100, 10]
+# batches of 16 (8e4) 24.8 / 26.6, 32 (1.6e5) 36.0 / 30.4, 64 (3.2e5) 52.6 / 37.8, 200
+# 112 / 70; [64, 100, 10] batches of 32 (2.4e5) 39 / 42, 64 (4.7e5) 59 / 53.
 SPLIT_WORK = 1 << 18
 
 
-def split_rows(dims):
-    """The fewest examples of a batch that is cut into two parts: its size decides, never
-    the thread count."""
-    per_example = sum(a * b for a, b in zip(dims[1:], dims[:-1]))
-    return max(2, -(-SPLIT_WORK // per_example))
+def split_rows(dims, batch_size):
+    """The fewest examples of a batch that is cut into two parts (more than
+    ``batch_size``: none is).  The problem's size decides, never the thread count.  A
+    batch product of ``blas.THREADED_WORK`` multiply-adds or more (the cat images' first
+    layer) is not cut: each part would transpose and sum a big W of its own (an epoch of
+    [12288, 100, 1], batches of 200, took 55 ms as two parts on one thread, 31 on two,
+    against 40 as one part and 32 with BLAS on both cores)."""
+    products = [a * b for a, b in zip(dims[1:], dims[:-1])]
+    if batch_size * max(products) >= THREADED_WORK:
+        return batch_size + 1
+    return max(2, -(-SPLIT_WORK // sum(products)))
 
 
 @kernel
@@ -508,7 +517,7 @@ class MiniBatchTrainer:
         self.codes, self.slope = net.codes, dtype.type(net.slope)
         beta1, beta2, eps = plan.optimizer.hyper
         decay_rate, interval = plan.schedule.hyper
-        self.min_split = split_rows(dims)
+        self.min_split = split_rows(dims, bs)
         self.settings = np.array([plan.optimizer.code, plan.schedule.code, interval,
                                   plan.seed, 1, 1, self.min_split], dtype=np.int64)
         self.hyper = np.array([beta1, beta2, eps, plan.learning_rate, decay_rate, plan.l2])
@@ -552,10 +561,10 @@ class MiniBatchTrainer:
                 self.buf1, self.buf2, self.part_offs, self.losses, costs)
         self.sync[:] = 0
         threads, started = self._pick_threads(), time.perf_counter()
-        if threads == 1:
-            minibatch_worker(1, self.sync, *args)
-        else:
-            with blas_limit(1):
+        with blas_limit(1 if self.threads > 1 else None):   # the parts' threads only
+            if threads == 1:
+                minibatch_worker(1, self.sync, *args)
+            else:
                 self._on_threads(args)
         self._record_pace(threads, (time.perf_counter() - started) / n_steps)
         self.step += n_steps
