@@ -49,7 +49,8 @@ class Model:
         cuda engine "examples" runs whole iterations of a small network in one block.
     num_threads : the most threads for the cpu engine (all cores by default); full-batch
         work is cut into blocks by the problem's size (small problems: one block, one
-        thread), mini-batch fits run on one thread, so results never depend on it.
+        thread), mini-batch fits cut batches with enough work into two parts by their
+        size (on up to two threads), so results never depend on it.
 
     ``fit`` continues from the current parameters, so ``from_parameters`` and repeated
     calls to ``fit`` resume training.

@@ -176,7 +176,9 @@ class _DeepJITMLP(BaseEstimator):
         """``num_threads``; by default all cores for "lbfgs", and for the stochastic
         solvers one, unless a batch-sized product is big enough for BLAS threads to pay
         (``blas.THREADED_WORK`` multiply-adds, as a wide first layer's): small products
-        lose more to thread start-up than they gain, many times more on a busy machine."""
+        lose more to thread start-up than they gain, many times more on a busy machine.
+        (The compiled epochs' two-part batches, ``engines/cpu/minibatch.py``, run on
+        ``num_threads`` threads of their own with BLAS on one.)"""
         if self.num_threads is not None or self.solver not in _STOCHASTIC_SOLVERS:
             return self.num_threads
         batch = min(n_samples, 200 if self.batch_size == "auto" else self.batch_size)
@@ -417,8 +419,10 @@ class DeepJITClassifier(ClassifierMixin, _DeepJITMLP):
     training), ``activation="leaky_relu"`` (slope 0.01), ``class_weight`` (None,
     "balanced" or ``{label: weight}``: multiplies ``sample_weight``), ``dtype`` (None:
     X's float type, as scikit-learn; or "float32" / "float64"), ``engine`` ("cpu", or
-    "numpy" for the plain-numpy oracle) and ``num_threads`` (None: one for "sgd" and
-    "adam", all cores for "lbfgs").
+    "numpy" for the plain-numpy oracle) and ``num_threads`` (None: all cores; "sgd" and
+    "adam" run batches with enough work as two parts on two threads with BLAS on one,
+    and give BLAS every core only for a batch product of 2^24 multiply-adds or more;
+    results never depend on it).
     """
 
     _parameter_constraints = {
