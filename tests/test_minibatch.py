@@ -336,3 +336,18 @@ def test_an_error_in_one_worker_releases_the_other(monkeypatch):
     with pytest.raises(RuntimeError, match="worker failed"):
         model.fit(X, Y, batch_size=20, num_epochs=1)
     assert calls == [2, 2]
+
+
+def test_each_call_runs_on_the_faster_thread_count_and_retries_the_other():
+    from deepjit.engines.cpu.minibatch import RETRY_CALLS, MiniBatchTrainer
+    X, Y = problem(8, (40, 100, 10), "softmax", m=437)
+    model = Model([40, 100, 10], "relu", "softmax")
+    plan = make_plan(model.net, 437, 0.01, 200, "adam", None, 0.0, 1.0, 0, True)
+    state = OptimizerState.fresh(plan, model.parameters, 437)
+    trainer = MiniBatchTrainer(model.parameters, state, X, Y, model.net, plan, 2)
+    assert [trainer._pick_threads() for _ in range(3)] == [2, 2, 2]   # nothing measured
+    trainer._record_pace(2, 3.0)
+    assert trainer._pick_threads() == 1                              # the other, once
+    trainer._record_pace(1, 1.0)
+    picks = [trainer._pick_threads() for _ in range(2 * RETRY_CALLS)]
+    assert picks.count(2) == 2 and picks.count(1) == 2 * RETRY_CALLS - 2
