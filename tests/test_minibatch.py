@@ -351,3 +351,7 @@ def test_each_call_runs_on_the_faster_thread_count_and_retries_the_other():
     trainer._record_pace(1, 1.0)
     picks = [trainer._pick_threads() for _ in range(2 * RETRY_CALLS)]
     assert picks.count(2) == 2 and picks.count(1) == 2 * RETRY_CALLS - 2
+    trainer._record_pace(1, 3.0)                # a run on one thread averages its pace
+    assert trainer._pace[1] == 2.0
+    trainer._record_pace(2, 0.5)                # a retry replaces the stale pace
+    assert trainer._pace[2] == 0.5

@@ -537,7 +537,7 @@ class MiniBatchTrainer:
         self.part_offs = np.zeros((parts, len(dims)), np.int64)
         self.losses = np.zeros(MAX_PARTS + 1)     # and the L2 term
         self.sync = spin.new_sync()
-        self._partner, self._calls, self._pace = None, 0, {}
+        self._partner, self._calls, self._pace, self._last_threads = None, 0, {}, None
 
     def run(self, order, first_epoch, n_steps, want_costs=True):
         """``n_steps`` updates from ``self.step``; returns each batch's cost (None
@@ -583,9 +583,13 @@ class MiniBatchTrainer:
         return 3 - faster if self._calls % RETRY_CALLS == 0 else faster
 
     def _record_pace(self, threads, seconds_per_step):
+        """A run of calls on one thread count averages its pace; a retry replaces the
+        stale one (the machine's load may have changed since)."""
         if self._calls > 1:
-            last = self._pace.get(threads, seconds_per_step)
-            self._pace[threads] = (last + seconds_per_step) / 2
+            last = self._pace.get(threads) if threads == self._last_threads else None
+            self._pace[threads] = seconds_per_step if last is None \
+                else (last + seconds_per_step) / 2
+        self._last_threads = threads
 
     def _on_threads(self, args):
         """Two workers: one here and one on the partner thread; an exception in either releases
