@@ -599,8 +599,8 @@ class MiniBatchTrainer:
         partner = self._partner.submit(self._work, args)
         try:
             self._work(args)
-        finally:
-            error = self._join(partner)
+        finally:     # a partner that has not started yet (all tasks done here) never will
+            error = None if partner.cancel() else self._join(partner)
         if error is not None:
             raise error
 
