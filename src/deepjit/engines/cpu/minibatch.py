@@ -431,12 +431,12 @@ TASKS_PER_STEP = 4     # part 0, part 1 (nothing for a batch of one part), two u
 
 
 @threaded
-def minibatch_worker(threads, sync, theta, v, s, lay, codes, slope, Xe, Ye, order,
+def minibatch_worker(sync, theta, v, s, lay, codes, slope, Xe, Ye, order,
                      first_epoch, step0, batch_size, settings, hyper, keep_probs, thresholds,
                      Xb, Yb, acts, drops, masks, ZL, AL, wt, grads, buf1, buf2, part_offs,
                      losses, costs):
-    """One of ``threads`` calls that share ``costs.size`` updates, numbered from
-    ``step0``.  Each update is ``TASKS_PER_STEP`` tasks, which the calls take in order
+    """One of the calls (one per thread, any number) that share ``costs.size`` updates,
+    numbered from ``step0``.  Each update is ``TASKS_PER_STEP`` tasks, which the calls take in order
     from the counter ``sync[spin.CLAIMED]``: the gradients of the batch's parts
     (:func:`part_gradient`; a batch of at least ``settings[6]`` examples is two parts,
     else one), then the sum and update of the parameters' two halves
@@ -458,15 +458,12 @@ def minibatch_worker(threads, sync, theta, v, s, lay, codes, slope, Xe, Ye, orde
     halves = (0, size // 2, size)       # the update's two ranges: by the parameters' count
     n_tasks = costs.size * TASKS_PER_STEP
     while True:
-        task = spin.atomic_add(sync, spin.CLAIMED, 1) if threads > 1 \
-            else sync[spin.CLAIMED]
-        if threads == 1:
-            sync[spin.CLAIMED] = task + 1
+        task = spin.atomic_add(sync, spin.CLAIMED, 1)
         if task >= n_tasks:
             return True
         k, slot = task // TASKS_PER_STEP, task % TASKS_PER_STEP
         stage_start = task - slot % 2        # slots 0, 1: the parts; 2, 3: the update
-        if threads > 1 and not spin.wait_until(sync, spin.DONE, stage_start):
+        if not spin.wait_until(sync, spin.DONE, stage_start):
             return False
         step = step0 + k
         epoch, b = step // nb, step % nb
@@ -493,8 +490,7 @@ def minibatch_worker(threads, sync, theta, v, s, lay, codes, slope, Xe, Ye, orde
                 costs[k] = loss / mb
                 if l2 != 0.0 and want_costs:
                     costs[k] += losses[2]
-        if threads > 1:
-            spin.add_and_wake(sync, spin.DONE)
+        spin.add_and_wake(sync, spin.DONE)
 
 
 class MiniBatchTrainer:
@@ -563,7 +559,7 @@ class MiniBatchTrainer:
         threads, started = self._pick_threads(), time.perf_counter()
         with blas_limit(1 if self.threads > 1 else None):   # the parts' threads only
             if threads == 1:
-                minibatch_worker(1, self.sync, *args)
+                minibatch_worker(self.sync, *args)
             else:
                 self._on_threads(args)
         self._record_pace(threads, (time.perf_counter() - started) / n_steps)
@@ -621,7 +617,7 @@ class MiniBatchTrainer:
 
     def _work(self, args):
         try:
-            minibatch_worker(self.threads, self.sync, *args)
+            minibatch_worker(self.sync, *args)
         except BaseException:
             self.sync[spin.ABORT] = 1
             raise
