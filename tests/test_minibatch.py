@@ -355,3 +355,19 @@ def test_each_call_runs_on_the_faster_thread_count_and_retries_the_other():
     assert trainer._pace[1] == 2.0
     trainer._record_pace(2, 0.5)                # a retry replaces the stale pace
     assert trainer._pace[2] == 0.5
+
+
+def test_fits_on_several_python_threads_share_the_partner_thread(split_batches):
+    """Every trainer's second worker runs on one shared thread: fits started at once
+    on four Python threads finish with the bits of one fit alone."""
+    from concurrent.futures import ThreadPoolExecutor
+    X, Y = problem(10, (6, 40, 30, 3), "softmax", m=301)
+
+    def fit(_):
+        model = Model([6, 40, 30, 3], "relu", "softmax", seed=1, num_threads=2)
+        return model.fit(X, Y, learning_rate=0.01, batch_size=64, num_epochs=3,
+                         optimizer="adam", keep_prob=0.8, seed=3)
+    alone = fit(None)
+    with ThreadPoolExecutor(4) as pool:
+        for other in pool.map(fit, range(4)):
+            _assert_same_bits(alone, other)

@@ -13,6 +13,7 @@ compiled call.
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import numpy as np
 from numba import njit
@@ -493,6 +494,15 @@ def minibatch_worker(sync, theta, v, s, lay, codes, slope, Xe, Ye, order,
         spin.add_and_wake(sync, spin.DONE)
 
 
+@cache
+def _partner_pool():
+    """The one thread that runs the second worker of every trainer in this process.  A
+    worker whose partner waits behind another trainer's just takes every task itself
+    (and cancels the partner), so trainers on several Python threads never wait for
+    each other."""
+    return ThreadPoolExecutor(1, thread_name_prefix="deepjit-minibatch")
+
+
 class MiniBatchTrainer:
     """The flat parameters ``theta`` and optimizer buffers ``v``, ``s`` (same layout), the
     update counter ``step``, and the work buffers for one batch (per part where parts
@@ -533,7 +543,7 @@ class MiniBatchTrainer:
         self.part_offs = np.zeros((parts, len(dims)), np.int64)
         self.losses = np.zeros(MAX_PARTS + 1)     # and the L2 term
         self.sync = spin.new_sync()
-        self._partner, self._calls, self._pace, self._last_threads = None, 0, {}, None
+        self._calls, self._pace, self._last_threads = 0, {}, None
 
     def run(self, order, first_epoch, n_steps, want_costs=True):
         """``n_steps`` updates from ``self.step``; returns each batch's cost (None
@@ -590,9 +600,7 @@ class MiniBatchTrainer:
     def _on_threads(self, args):
         """Two workers: one here and one on the partner thread; an exception in either releases
         the other (``spin.ABORT``) and is raised here once both have stopped."""
-        if self._partner is None:
-            self._partner = ThreadPoolExecutor(1, thread_name_prefix="deepjit-minibatch")
-        partner = self._partner.submit(self._work, args)
+        partner = _partner_pool().submit(self._work, args)
         try:
             self._work(args)
         finally:     # a partner that has not started yet (all tasks done here) never will
