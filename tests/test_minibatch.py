@@ -21,12 +21,15 @@ def problem(seed=0, dims=(6, 9, 7, 3), output="softmax", m=M):
     return rng.standard_normal((dims[0], m)), make_targets(rng, output, dims[-1], m)
 
 
+def fit_engines(engines, dims, hidden, output, X, Y, dtype="float64", **options):
+    """The same fit (He initialisation, seed 4) on each of ``engines``, in that order."""
+    return [Model(list(dims), hidden, output, init="he", seed=4, engine=engine,
+                  dtype=dtype).fit(X, Y, **options) for engine in engines]
+
+
 def fit_both(dims, hidden, output, X, Y, **options):
-    models = {}
-    for engine in ("numpy", "cpu"):
-        model = Model(list(dims), hidden, output, init="he", seed=4, engine=engine)
-        models[engine] = model.fit(X, Y, **options)
-    return models["cpu"], models["numpy"]
+    """``(cpu, numpy)`` models of the same fit."""
+    return fit_engines(("cpu", "numpy"), dims, hidden, output, X, Y, **options)
 
 
 def assert_same_state(cpu, oracle, rtol=1e-12):

@@ -9,7 +9,7 @@ import cuda_setup
 import numpy as np
 import pytest
 from conftest import assert_rel
-from test_minibatch import assert_same_state, problem
+from test_minibatch import assert_same_state, fit_engines, problem
 
 from deepjit import Model, TrainingDiverged, optim
 from deepjit.engines import cuda as engine
@@ -30,12 +30,8 @@ def small_block(monkeypatch):
 
 
 def fit_both(dims, hidden, output, X, Y, dtype="float64", **options):
-    models = {}
-    for name in ("cuda", "cpu"):
-        model = Model(list(dims), hidden, output, init="he", seed=4, engine=name,
-                      dtype=dtype)
-        models[name] = model.fit(X, Y, **options)
-    return models["cuda"], models["cpu"]
+    """``(cuda, cpu)`` models of the same fit."""
+    return fit_engines(("cuda", "cpu"), dims, hidden, output, X, Y, dtype, **options)
 
 
 @pytest.mark.parametrize("optimizer,batch_size", [("gd", 1), ("momentum", 4),
