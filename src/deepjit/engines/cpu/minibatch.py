@@ -338,19 +338,6 @@ def _sum_of_squares(x):
 
 
 @kernel
-def update_parameters(theta, grad, v, s, lay, opt_code, lr, l2_per_example, hyper, t):
-    """The optimizer's update of every W (with the L2 term) and b."""
-    dims, w_off, b_off, _ = lay
-    beta1, beta2, eps = hyper[0], hyper[1], hyper[2]
-    c1, c2 = rules.bias_corrections(opt_code, beta1, beta2, t)
-    for l in range(1, dims.size):
-        _update_slice(opt_code, theta, grad, v, s, w_off[l], w_off[l] + dims[l] * dims[l - 1],
-                      lr, l2_per_example, beta1, beta2, eps, c1, c2)
-        _update_slice(opt_code, theta, grad, v, s, b_off[l], b_off[l] + dims[l], lr, 0.0,
-                      beta1, beta2, eps, c1, c2)
-
-
-@kernel
 def _update_slice(opt_code, theta, grad, v, s, start, stop, lr, l2, beta1, beta2, eps, c1,
                   c2):
     """``rules.update_segment`` on the slices ``[start:stop]``, so that its loops start at

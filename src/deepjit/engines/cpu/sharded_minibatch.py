@@ -14,14 +14,14 @@ import numpy as np
 
 from .. import optimizers as rules
 from .minibatch import (MiniBatchTrainer, backward_batch, forward_batch, gather_rows, kernel,
-                        sum_of_squared_weights, update_parameters)
+                        sum_of_squared_weights, update_range)
 from .network import layer
 
 
 @kernel
 def shard_batch_gradient(theta, lay, codes, slope, Xe, Ye, examples, start, step, seed,
                          keep_probs, thresholds, held, rows, Xb, Yb, acts, drops, masks, ZL,
-                         AL, wt, grad, buf1, buf2, total, want_cost):
+                         AL, wt, buf1, buf2, total, want_cost):
     """``total[:-1]`` = the sum of the gradients of this rank's examples among the batch's
     global indices ``examples``, over the batch size; ``total[-1]`` = their loss sum
     (0 without ``want_cost``).  Rows ``e - start`` of ``Xe``/``Ye`` hold example e;
@@ -45,10 +45,7 @@ def shard_batch_gradient(theta, lay, codes, slope, Xe, Ye, examples, start, step
                          keep_probs, thresholds, acts, drops, masks, ZLv, ALv, wt, True,
                          want_cost)
     backward_batch(theta, lay, codes, slope, Xv, Yv, keep_probs, acts, drops, masks, ALv,
-                   grad, buf1, buf2, count)
-    weight = count / examples.size       # grad is the mean over this rank's count
-    for k in range(grad.size):
-        total[k] = weight * grad[k]
+                   total[:-1], buf1, buf2, examples.size)
     total[-1] = loss if want_cost else 0.0
 
 
@@ -65,8 +62,9 @@ def shard_update(theta, total, v, s, lay, settings, hyper, step, batch, epoch, w
         if l2 != 0.0:
             cost += l2 / (2.0 * batch) * sum_of_squared_weights(theta, lay)
     lr = rules.scheduled_rate(settings[1], hyper[3], hyper[4], settings[2], epoch)
-    update_parameters(theta, total[:-1], v, s, lay, settings[0], lr, l2 / batch, hyper,
-                      step + 1)
+    gradient = total[:-1].reshape((1, theta.size))
+    update_range(theta, gradient, 1, v, s, lay, 0, theta.size, settings[0], lr, l2 / batch,
+                 hyper, step + 1)
     return cost
 
 
@@ -104,8 +102,8 @@ class ShardedMiniBatchTrainer(MiniBatchTrainer):
                 self.theta, self.layout.arrays, self.codes, self.slope, self.Xe, self.Ye,
                 examples, self.start, self.step, self.settings[3], self.keep_probs,
                 self.thresholds, self.held, self.rows, self.Xb, self.Yb, self.acts,
-                self.drops, self.masks, self.ZL, self.AL, self.wt[0], self.grads[0],
-                self.buf1[0], self.buf2[0], self.total, want_costs)
+                self.drops, self.masks, self.ZL, self.AL, self.wt[0], self.buf1[0],
+                self.buf2[0], self.total, want_costs)
             self.ranks.allreduce(self.total)
             costs[k] = shard_update(self.theta, self.total, self.v, self.s,
                                     self.layout.arrays, self.settings, self.hyper, self.step,
