@@ -86,14 +86,16 @@ def _views(theta, dims):
 
 
 @reduction
-def _dots(d0, d1, d2, d3, a0, a1, a2, a3):
-    """The 16 sums ``sum_j d_r[j] a_c[j]`` (r, c = 0 .. 3, in that order): each load
-    serves four products."""
+def _dots4x4(P, p, p_start, Q, q, q_start, width):
+    """The 16 sums ``P[p + r, p_start + j] Q[q + c, q_start + j]`` over j < width
+    (r, c = 0 .. 3, in that order): each load serves four products."""
     t00 = t01 = t02 = t03 = t10 = t11 = t12 = t13 = 0.0
     t20 = t21 = t22 = t23 = t30 = t31 = t32 = t33 = 0.0
-    for j in range(d0.size):
-        x0, x1, x2, x3 = a0[j], a1[j], a2[j], a3[j]
-        y0, y1, y2, y3 = d0[j], d1[j], d2[j], d3[j]
+    for j in range(width):
+        x0, x1 = Q[q, q_start + j], Q[q + 1, q_start + j]
+        x2, x3 = Q[q + 2, q_start + j], Q[q + 3, q_start + j]
+        y0, y1 = P[p, p_start + j], P[p + 1, p_start + j]
+        y2, y3 = P[p + 2, p_start + j], P[p + 3, p_start + j]
         t00 += y0 * x0
         t01 += y0 * x1
         t02 += y0 * x2
@@ -114,150 +116,229 @@ def _dots(d0, d1, d2, d3, a0, a1, a2, a3):
 
 
 @reduction
-def _sum(a, width):
-    """``a[:width].sum()`` (in any order)."""
+def _dots4x1(P, p, p_start, Q, q, q_start, width):
+    """The 4 sums ``P[p + r, p_start + j] Q[q, q_start + j]`` over j < width."""
+    t0 = t1 = t2 = t3 = 0.0
+    for j in range(width):
+        x = Q[q, q_start + j]
+        t0 += P[p, p_start + j] * x
+        t1 += P[p + 1, p_start + j] * x
+        t2 += P[p + 2, p_start + j] * x
+        t3 += P[p + 3, p_start + j] * x
+    return t0, t1, t2, t3
+
+
+@reduction
+def _dot(P, p, p_start, Q, q, q_start, width):
+    """``sum_j P[p, p_start + j] Q[q, q_start + j]`` over j < width."""
     total = 0.0
     for j in range(width):
-        total += a[j]
+        total += P[p, p_start + j] * Q[q, q_start + j]
     return total
 
 
-@helper
-def _rows(A, first, start, width, stand_in):
-    """Rows ``first .. first + 3`` of A, columns ``start .. start + width - 1``, as four
-    contiguous arrays; ``stand_in`` rows (distinct, width long) past A's end."""
-    n, end = A.shape[0], start + width
-    return (A[first][start:end],
-            A[first + 1][start:end] if first + 1 < n else stand_in[0][:width],
-            A[first + 2][start:end] if first + 2 < n else stand_in[1][:width],
-            A[first + 3][start:end] if first + 3 < n else stand_in[2][:width])
+@reduction
+def _row_sum(A, i, width):
+    """``A[i, :width].sum()`` (in any order)."""
+    total = 0.0
+    for j in range(width):
+        total += A[i, j]
+    return total
 
 
 @kernel
-def _linear(W, A_prev, start, width, spare, out):
-    """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added), in blocks
-    of four outputs by four inputs (each input added in order).  ``spare``: the
-    workspace's six scratch rows, three of zeros standing in for missing inputs, three
-    taking missing outputs."""
-    for i in range(0, W.shape[0], 4):
-        o0, o1, o2, o3 = _rows(out, i, 0, width, spare[3:])
-        for k in range(0, W.shape[1], 4):
-            s0, s1, s2, s3 = _rows(A_prev, k, start, width, spare[:3])
-            _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, k == 0)
-
-
-@helper
-def _weight(W, i, k):
-    return W[i, k] if i < W.shape[0] and k < W.shape[1] else 0.0
+def _linear(W, A_prev, start, width, out):
+    """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added), each
+    input added in order: blocks of four outputs by four inputs (each load serves four
+    multiply-adds), then four outputs by one input, then single outputs."""
+    n_out, n_in = W.shape
+    whole_in = n_in - n_in % 4
+    i = 0
+    while i + 4 <= n_out:
+        for k in range(0, whole_in, 4):
+            _block4x4(W, i, k, A_prev, start, width, out, k == 0)
+        for k in range(whole_in, n_in):
+            _block4x1(W, i, k, A_prev, start, width, out, k == 0)
+        i += 4
+    for i in range(i, n_out):
+        for k in range(0, whole_in, 4):
+            _block1x4(W, i, k, A_prev, start, width, out, k == 0)
+        for k in range(whole_in, n_in):
+            _block1x1(W, i, k, A_prev, start, width, out, k == 0)
 
 
 @kernel
-def _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, first):
-    """``o_r (+)= sum_c W[i + r, k + c] s_c`` (missing weights 0), added left to right;
-    ``first``: the o_r are written, not added to."""
-    w00, w01, w02, w03 = _weight(W, i, k), _weight(W, i, k + 1), _weight(W, i, k + 2), \
-        _weight(W, i, k + 3)
-    w10, w11, w12, w13 = _weight(W, i + 1, k), _weight(W, i + 1, k + 1), \
-        _weight(W, i + 1, k + 2), _weight(W, i + 1, k + 3)
-    w20, w21, w22, w23 = _weight(W, i + 2, k), _weight(W, i + 2, k + 1), \
-        _weight(W, i + 2, k + 2), _weight(W, i + 2, k + 3)
-    w30, w31, w32, w33 = _weight(W, i + 3, k), _weight(W, i + 3, k + 1), \
-        _weight(W, i + 3, k + 2), _weight(W, i + 3, k + 3)
+def _block4x4(W, i, k, S, start, width, out, first):
+    """``out[i + r, j] (+)= sum_c W[i + r, k + c] S[k + c, start + j]`` (r, c < 4), added
+    left to right; ``first``: written, not added to."""
+    w00, w01, w02, w03 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
+    w10, w11, w12, w13 = W[i + 1, k], W[i + 1, k + 1], W[i + 1, k + 2], W[i + 1, k + 3]
+    w20, w21, w22, w23 = W[i + 2, k], W[i + 2, k + 1], W[i + 2, k + 2], W[i + 2, k + 3]
+    w30, w31, w32, w33 = W[i + 3, k], W[i + 3, k + 1], W[i + 3, k + 2], W[i + 3, k + 3]
     if first:
-        for j in range(o0.size):
-            x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
-            o0[j] = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
-            o1[j] = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
-            o2[j] = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
-            o3[j] = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
+        for j in range(width):
+            x0, x1 = S[k, start + j], S[k + 1, start + j]
+            x2, x3 = S[k + 2, start + j], S[k + 3, start + j]
+            out[i, j] = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
+            out[i + 1, j] = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
+            out[i + 2, j] = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
+            out[i + 3, j] = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
         return
-    for j in range(o0.size):
-        x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
-        o0[j] = (((o0[j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
-        o1[j] = (((o1[j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
-        o2[j] = (((o2[j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
-        o3[j] = (((o3[j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
+    for j in range(width):
+        x0, x1 = S[k, start + j], S[k + 1, start + j]
+        x2, x3 = S[k + 2, start + j], S[k + 3, start + j]
+        out[i, j] = (((out[i, j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
+        out[i + 1, j] = (((out[i + 1, j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
+        out[i + 2, j] = (((out[i + 2, j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
+        out[i + 3, j] = (((out[i + 3, j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
 
 
 @kernel
-def _relu(Z, b, count, D, keep_prob):
+def _block4x1(W, i, k, S, start, width, out, first):
+    """``out[i + r, j] (+)= W[i + r, k] S[k, start + j]`` (r < 4)."""
+    w0, w1, w2, w3 = W[i, k], W[i + 1, k], W[i + 2, k], W[i + 3, k]
+    if first:
+        for j in range(width):
+            x = S[k, start + j]
+            out[i, j] = w0 * x
+            out[i + 1, j] = w1 * x
+            out[i + 2, j] = w2 * x
+            out[i + 3, j] = w3 * x
+        return
+    for j in range(width):
+        x = S[k, start + j]
+        out[i, j] = out[i, j] + w0 * x
+        out[i + 1, j] = out[i + 1, j] + w1 * x
+        out[i + 2, j] = out[i + 2, j] + w2 * x
+        out[i + 3, j] = out[i + 3, j] + w3 * x
+
+
+@kernel
+def _block1x4(W, i, k, S, start, width, out, first):
+    """``out[i, j] (+)= sum_c W[i, k + c] S[k + c, start + j]`` (c < 4), left to right."""
+    w0, w1, w2, w3 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
+    if first:
+        for j in range(width):
+            out[i, j] = ((w0 * S[k, start + j] + w1 * S[k + 1, start + j])
+                         + w2 * S[k + 2, start + j]) + w3 * S[k + 3, start + j]
+        return
+    for j in range(width):
+        out[i, j] = (((out[i, j] + w0 * S[k, start + j]) + w1 * S[k + 1, start + j])
+                     + w2 * S[k + 2, start + j]) + w3 * S[k + 3, start + j]
+
+
+@kernel
+def _block1x1(W, i, k, S, start, width, out, first):
+    """``out[i, j] (+)= W[i, k] S[k, start + j]``."""
+    w = W[i, k]
+    if first:
+        for j in range(width):
+            out[i, j] = w * S[k, start + j]
+        return
+    for j in range(width):
+        out[i, j] = out[i, j] + w * S[k, start + j]
+
+
+@kernel
+def _relu(Z, b, width, D, keep_prob):
     """In place ``Z <- relu(Z + b)``, then ``* D / keep_prob`` when ``D`` has rows."""
+    masked = D.shape[0] > 0
     for i in range(Z.shape[0]):
-        row, bi = Z[i], b[i]
-        for j in range(count):
-            z = row[j] + bi
-            row[j] = 0.0 if z <= 0 else z
-        if D.shape[0]:
-            mask = D[i]
-            for j in range(count):
-                row[j] = row[j] * mask[j] / keep_prob
+        bi = b[i]
+        for j in range(width):
+            z = Z[i, j] + bi
+            Z[i, j] = 0.0 if z <= 0 else z
+        if masked:
+            for j in range(width):
+                Z[i, j] = Z[i, j] * D[i, j] / keep_prob
 
 
 @kernel
-def _relu_backward(dA, A, count, D, keep_prob):
+def _relu_backward(dA, A, width, D, keep_prob):
     """In place ``dA <- dA (* D / keep_prob) * (A > 0)``: dZ of a hidden layer."""
+    masked = D.shape[0] > 0
     for i in range(dA.shape[0]):
-        row, a = dA[i], A[i]
-        if D.shape[0]:
-            mask = D[i]
-            for j in range(count):
-                row[j] = row[j] * mask[j] / keep_prob
-        for j in range(count):
-            row[j] = row[j] if a[j] > 0 else 0.0
+        if masked:
+            for j in range(width):
+                dA[i, j] = dA[i, j] * D[i, j] / keep_prob
+        for j in range(width):
+            dA[i, j] = dA[i, j] if A[i, j] > 0 else 0.0
 
 
 @kernel
-def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, spare, dW, db):
+def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, dW, db):
     """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W``, ``db = scale sum dZ``
-    (the sums run on to ``padded(count)``, where dZ is 0; products in blocks of four by
-    four)."""
+    (the sums run on to ``padded(count)``, where dZ is 0): blocks of four by four, four
+    by one, one by four and one by one."""
     n_out, n_in, width = dZ.shape[0], A_prev.shape[0], padded(count)
-    for i in range(0, n_out, 4):
-        d0, d1, d2, d3 = _rows(dZ, i, 0, width, spare[:3])
-        for k in range(0, n_in, 4):
-            a0, a1, a2, a3 = _rows(A_prev, k, start, width, spare[:3])
-            sums = _dots(d0, d1, d2, d3, a0, a1, a2, a3)
-            for r in range(min(4, n_out - i)):
-                for c in range(min(4, n_in - k)):
+    whole_in = n_in - n_in % 4
+    i = 0
+    while i + 4 <= n_out:
+        for k in range(0, whole_in, 4):
+            sums = _dots4x4(dZ, i, 0, A_prev, k, start, width)
+            for r in range(4):
+                for c in range(4):
                     dW[i + r, k + c] = scale * sums[4 * r + c]
-                    if l2 != 0.0:
-                        dW[i + r, k + c] += l2 * W[i + r, k + c]
+        for k in range(whole_in, n_in):
+            sums4 = _dots4x1(dZ, i, 0, A_prev, k, start, width)
+            for r in range(4):
+                dW[i + r, k] = scale * sums4[r]
+        i += 4
+    for i in range(i, n_out):
+        for k in range(0, whole_in, 4):
+            sums4 = _dots4x1(A_prev, k, start, dZ, i, 0, width)
+            for c in range(4):
+                dW[i, k + c] = scale * sums4[c]
+        for k in range(whole_in, n_in):
+            dW[i, k] = scale * _dot(dZ, i, 0, A_prev, k, start, width)
+    if l2 != 0.0:
+        for i in range(n_out):
+            for k in range(n_in):
+                dW[i, k] += l2 * W[i, k]
     for i in range(n_out):
-        db[i] = scale * _sum(dZ[i], width)
+        db[i] = scale * _row_sum(dZ, i, width)
+
+
+@kernel
+def _output(A3, b3, Y, start, count, dZ3):
+    """In place ``A3 <- sigmoid(A3 + b3)``; ``dZ3 = A3 - Y[:, start:start + count]``, 0
+    in the padding columns."""
+    width = padded(count)
+    for i in range(A3.shape[0]):
+        bi = b3[i]
+        for j in range(width):
+            A3[i, j] = vecmath.sigmoid(A3[i, j] + bi)
+        for j in range(count):
+            dZ3[i, j] = A3[i, j] - Y[i, start + j]
+        for j in range(count, width):
+            dZ3[i, j] = 0.0
 
 
 @kernel
 def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, grad):
     """The gradient of the examples ``start .. start + count - 1`` into ``grad`` (like
-    ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3, spare)`` from ``workspace`` (A3 holds the
+    ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3)`` from ``workspace`` (A3 holds the
     output afterwards).  ``X`` has zeros in the columns from ``start + count`` up to
     ``start + padded(count)``, which are computed too (their dZ is 0).  Masks ``D1, D2``
     (0/1 floats, ``padded(count)`` columns) apply when they have rows."""
     W1, b1, W2, b2, W3, b3 = _views(theta, dims)
     dW1, db1, dW2, db2, dW3, db3 = _views(grad, dims)
-    A1, A2, A3, dA1, dA2, dZ3, spare = work
+    A1, A2, A3, dA1, dA2, dZ3 = work
     width = padded(count)
-    _linear(W1, X, start, width, spare, A1)
+    _linear(W1, X, start, width, A1)
     _relu(A1, b1, width, D1, keep_prob)
-    _linear(W2, A1, 0, width, spare, A2)
+    _linear(W2, A1, 0, width, A2)
     _relu(A2, b2, width, D2, keep_prob)
-    _linear(W3, A2, 0, width, spare, A3)
-    for i in range(A3.shape[0]):
-        a, bi, y, d = A3[i], b3[i], Y[i], dZ3[i]
-        for j in range(width):
-            a[j] = vecmath.sigmoid(a[j] + bi)
-        for j in range(count):
-            d[j] = a[j] - y[start + j]
-        for j in range(count, width):
-            d[j] = 0.0
+    _linear(W3, A2, 0, width, A3)
+    _output(A3, b3, Y, start, count, dZ3)
     inv_m, l2 = 1. / count, lambd / count
-    _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, spare, dW3, db3)
-    _linear(W3.T, dZ3, 0, width, spare, dA2)
+    _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, dW3, db3)
+    _linear(W3.T, dZ3, 0, width, dA2)
     _relu_backward(dA2, A2, width, D2, keep_prob)
-    _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, spare, dW2, db2)
-    _linear(W2.T, dA2, 0, width, spare, dA1)
+    _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, dW2, db2)
+    _linear(W2.T, dA2, 0, width, dA1)
     _relu_backward(dA1, A1, width, D1, keep_prob)
-    _layer_gradient(dA1, X, start, count, W1, inv_m, l2, spare, dW1, db1)
+    _layer_gradient(dA1, X, start, count, W1, inv_m, l2, dW1, db1)
 
 
 @kernel
@@ -266,8 +347,7 @@ def workspace(dims, columns):
     n1, n2, n3 = dims[1], dims[2], dims[3]
     columns = padded(columns)
     return (np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
-            np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
-            np.zeros((6, columns)))
+            np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)))
 
 
 @kernel
