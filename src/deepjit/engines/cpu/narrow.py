@@ -33,7 +33,8 @@ from . import vecmath
 from .layers import kernel
 
 # reductions over the examples may be reassociated so that they vectorise
-reduction = njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+reduction = njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+product = njit(cache=True, error_model="numpy", fastmath={"contract"})
 # index arithmetic and views, compiled into their callers
 helper = njit(cache=True, error_model="numpy", inline="always")
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
@@ -70,6 +71,13 @@ def pad_columns(A, columns):
 
 
 @helper
+def _col(start, j):
+    """The column index ``start + j`` as unsigned, so that numba adds no wraparound
+    check for negative indices (with it LLVM loads the columns by gathers)."""
+    return np.uint64(start + j)
+
+
+@helper
 def padded(columns):
     """``columns`` rounded up to a multiple of LANES."""
     return -(-columns // LANES) * LANES
@@ -92,10 +100,10 @@ def _dots4x4(P, p, p_start, Q, q, q_start, width):
     t00 = t01 = t02 = t03 = t10 = t11 = t12 = t13 = 0.0
     t20 = t21 = t22 = t23 = t30 = t31 = t32 = t33 = 0.0
     for j in range(width):
-        x0, x1 = Q[q, q_start + j], Q[q + 1, q_start + j]
-        x2, x3 = Q[q + 2, q_start + j], Q[q + 3, q_start + j]
-        y0, y1 = P[p, p_start + j], P[p + 1, p_start + j]
-        y2, y3 = P[p + 2, p_start + j], P[p + 3, p_start + j]
+        x0, x1 = Q[q, _col(q_start, j)], Q[q + 1, _col(q_start, j)]
+        x2, x3 = Q[q + 2, _col(q_start, j)], Q[q + 3, _col(q_start, j)]
+        y0, y1 = P[p, _col(p_start, j)], P[p + 1, _col(p_start, j)]
+        y2, y3 = P[p + 2, _col(p_start, j)], P[p + 3, _col(p_start, j)]
         t00 += y0 * x0
         t01 += y0 * x1
         t02 += y0 * x2
@@ -120,11 +128,11 @@ def _dots4x1(P, p, p_start, Q, q, q_start, width):
     """The 4 sums ``P[p + r, p_start + j] Q[q, q_start + j]`` over j < width."""
     t0 = t1 = t2 = t3 = 0.0
     for j in range(width):
-        x = Q[q, q_start + j]
-        t0 += P[p, p_start + j] * x
-        t1 += P[p + 1, p_start + j] * x
-        t2 += P[p + 2, p_start + j] * x
-        t3 += P[p + 3, p_start + j] * x
+        x = Q[q, _col(q_start, j)]
+        t0 += P[p, _col(p_start, j)] * x
+        t1 += P[p + 1, _col(p_start, j)] * x
+        t2 += P[p + 2, _col(p_start, j)] * x
+        t3 += P[p + 3, _col(p_start, j)] * x
     return t0, t1, t2, t3
 
 
@@ -133,7 +141,7 @@ def _dot(P, p, p_start, Q, q, q_start, width):
     """``sum_j P[p, p_start + j] Q[q, q_start + j]`` over j < width."""
     total = 0.0
     for j in range(width):
-        total += P[p, p_start + j] * Q[q, q_start + j]
+        total += P[p, _col(p_start, j)] * Q[q, _col(q_start, j)]
     return total
 
 
@@ -167,7 +175,7 @@ def _linear(W, A_prev, start, width, out):
             _block1x1(W, i, k, A_prev, start, width, out, k == 0)
 
 
-@kernel
+@product
 def _block4x4(W, i, k, S, start, width, out, first):
     """``out[i + r, j] (+)= sum_c W[i + r, k + c] S[k + c, start + j]`` (r, c < 4), added
     left to right; ``first``: written, not added to."""
@@ -177,66 +185,66 @@ def _block4x4(W, i, k, S, start, width, out, first):
     w30, w31, w32, w33 = W[i + 3, k], W[i + 3, k + 1], W[i + 3, k + 2], W[i + 3, k + 3]
     if first:
         for j in range(width):
-            x0, x1 = S[k, start + j], S[k + 1, start + j]
-            x2, x3 = S[k + 2, start + j], S[k + 3, start + j]
+            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+            x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
             out[i, j] = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
             out[i + 1, j] = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
             out[i + 2, j] = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
             out[i + 3, j] = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
         return
     for j in range(width):
-        x0, x1 = S[k, start + j], S[k + 1, start + j]
-        x2, x3 = S[k + 2, start + j], S[k + 3, start + j]
+        x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+        x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
         out[i, j] = (((out[i, j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
         out[i + 1, j] = (((out[i + 1, j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
         out[i + 2, j] = (((out[i + 2, j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
         out[i + 3, j] = (((out[i + 3, j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
 
 
-@kernel
+@product
 def _block4x1(W, i, k, S, start, width, out, first):
     """``out[i + r, j] (+)= W[i + r, k] S[k, start + j]`` (r < 4)."""
     w0, w1, w2, w3 = W[i, k], W[i + 1, k], W[i + 2, k], W[i + 3, k]
     if first:
         for j in range(width):
-            x = S[k, start + j]
+            x = S[k, _col(start, j)]
             out[i, j] = w0 * x
             out[i + 1, j] = w1 * x
             out[i + 2, j] = w2 * x
             out[i + 3, j] = w3 * x
         return
     for j in range(width):
-        x = S[k, start + j]
+        x = S[k, _col(start, j)]
         out[i, j] = out[i, j] + w0 * x
         out[i + 1, j] = out[i + 1, j] + w1 * x
         out[i + 2, j] = out[i + 2, j] + w2 * x
         out[i + 3, j] = out[i + 3, j] + w3 * x
 
 
-@kernel
+@product
 def _block1x4(W, i, k, S, start, width, out, first):
     """``out[i, j] (+)= sum_c W[i, k + c] S[k + c, start + j]`` (c < 4), left to right."""
     w0, w1, w2, w3 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
     if first:
         for j in range(width):
-            out[i, j] = ((w0 * S[k, start + j] + w1 * S[k + 1, start + j])
-                         + w2 * S[k + 2, start + j]) + w3 * S[k + 3, start + j]
+            out[i, j] = ((w0 * S[k, _col(start, j)] + w1 * S[k + 1, _col(start, j)])
+                         + w2 * S[k + 2, _col(start, j)]) + w3 * S[k + 3, _col(start, j)]
         return
     for j in range(width):
-        out[i, j] = (((out[i, j] + w0 * S[k, start + j]) + w1 * S[k + 1, start + j])
-                     + w2 * S[k + 2, start + j]) + w3 * S[k + 3, start + j]
+        out[i, j] = (((out[i, j] + w0 * S[k, _col(start, j)]) + w1 * S[k + 1, _col(start, j)])
+                     + w2 * S[k + 2, _col(start, j)]) + w3 * S[k + 3, _col(start, j)]
 
 
-@kernel
+@product
 def _block1x1(W, i, k, S, start, width, out, first):
     """``out[i, j] (+)= W[i, k] S[k, start + j]``."""
     w = W[i, k]
     if first:
         for j in range(width):
-            out[i, j] = w * S[k, start + j]
+            out[i, j] = w * S[k, _col(start, j)]
         return
     for j in range(width):
-        out[i, j] = out[i, j] + w * S[k, start + j]
+        out[i, j] = out[i, j] + w * S[k, _col(start, j)]
 
 
 @kernel
@@ -309,7 +317,7 @@ def _output(A3, b3, Y, start, count, dZ3):
         for j in range(width):
             A3[i, j] = vecmath.sigmoid(A3[i, j] + bi)
         for j in range(count):
-            dZ3[i, j] = A3[i, j] - Y[i, start + j]
+            dZ3[i, j] = A3[i, j] - Y[i, _col(start, j)]
         for j in range(count, width):
             dZ3[i, j] = 0.0
 
@@ -389,7 +397,7 @@ def _cross_entropy_sum(A3, Y, start, count):
     total = 0.0
     for i in range(A3.shape[0]):
         for j in range(count):
-            a, y = A3[i, j], Y[i, start + j]
+            a, y = A3[i, j], Y[i, _col(start, j)]
             total += -np.log(a) * y + -np.log(1 - a) * (1 - y)
     return total
 
