@@ -249,28 +249,34 @@ def _block1x1(W, i, k, S, start, width, out, first):
 
 @kernel
 def _relu(Z, b, width, D, keep_prob):
-    """In place ``Z <- relu(Z + b)``, then ``* D / keep_prob`` when ``D`` has rows."""
-    masked = D.shape[0] > 0
+    """In place ``Z <- relu(Z + b)``, then ``* D / keep_prob`` when ``D`` has rows (as
+    ``* (D * (1 / keep_prob))``: a division per element would cost as much as the rest
+    of the dropout run; the result differs from the course's in the last bit at most)."""
+    scale = 1.0 / keep_prob
     for i in range(Z.shape[0]):
         bi = b[i]
-        for j in range(width):
-            z = Z[i, j] + bi
-            Z[i, j] = 0.0 if z <= 0 else z
-        if masked:
+        if D.shape[0]:
             for j in range(width):
-                Z[i, j] = Z[i, j] * D[i, j] / keep_prob
+                z = Z[i, j] + bi
+                Z[i, j] = (0.0 if z <= 0 else z) * (D[i, j] * scale)
+        else:
+            for j in range(width):
+                z = Z[i, j] + bi
+                Z[i, j] = 0.0 if z <= 0 else z
 
 
 @kernel
 def _relu_backward(dA, A, width, D, keep_prob):
-    """In place ``dA <- dA (* D / keep_prob) * (A > 0)``: dZ of a hidden layer."""
-    masked = D.shape[0] > 0
+    """In place ``dA <- dA (* D / keep_prob) * (A > 0)``: dZ of a hidden layer (the mask
+    as in ``_relu``)."""
+    scale = 1.0 / keep_prob
     for i in range(dA.shape[0]):
-        if masked:
+        if D.shape[0]:
             for j in range(width):
-                dA[i, j] = dA[i, j] * D[i, j] / keep_prob
-        for j in range(width):
-            dA[i, j] = dA[i, j] if A[i, j] > 0 else 0.0
+                dA[i, j] = dA[i, j] * (D[i, j] * scale) if A[i, j] > 0 else 0.0
+        else:
+            for j in range(width):
+                dA[i, j] = dA[i, j] if A[i, j] > 0 else 0.0
 
 
 @kernel
