@@ -335,8 +335,23 @@ def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, gr
     output afterwards).  ``X`` has zeros in the columns from ``start + count`` up to
     ``start + padded(count)``, which are computed too (their dZ is 0).  Masks ``D1, D2``
     (0/1 floats, ``padded(count)`` columns) apply when they have rows."""
+    _gradient(_net_views(theta, dims), _views(grad, dims), X, Y, start, count, lambd, D1,
+              D2, keep_prob, work)
+
+
+@helper
+def _net_views(theta, dims):
+    """``(W1, b1, W2, b2, W3, b3, W2.T, W3.T)``: views of ``theta``, made once per run
+    (a view costs a call and reference counting)."""
     W1, b1, W2, b2, W3, b3 = _views(theta, dims)
-    dW1, db1, dW2, db2, dW3, db3 = _views(grad, dims)
+    return W1, b1, W2, b2, W3, b3, W2.T, W3.T
+
+
+@kernel
+def _gradient(net, gradients, X, Y, start, count, lambd, D1, D2, keep_prob, work):
+    """``gradient`` on the views ``_net_views(theta)`` and ``_views(grad)``."""
+    W1, b1, W2, b2, W3, b3, W2T, W3T = net
+    dW1, db1, dW2, db2, dW3, db3 = gradients
     A1, A2, A3, dA1, dA2, dZ3 = work
     width = padded(count)
     _linear(W1, X, start, width, A1)
@@ -347,10 +362,10 @@ def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, gr
     _output(A3, b3, Y, start, count, dZ3)
     inv_m, l2 = 1. / count, lambd / count
     _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, dW3, db3)
-    _linear(W3.T, dZ3, 0, width, dA2)
+    _linear(W3T, dZ3, 0, width, dA2)
     _relu_backward(dA2, A2, width, D2, keep_prob)
     _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, dW2, db2)
-    _linear(W2.T, dA2, 0, width, dA1)
+    _linear(W2T, dA2, 0, width, dA1)
     _relu_backward(dA1, A1, width, D1, keep_prob)
     _layer_gradient(dA1, X, start, count, W1, inv_m, l2, dW1, db1)
 
@@ -370,9 +385,9 @@ def train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, kee
     """``steps`` updates ``theta <- theta - learning_rate * gradient`` on all the examples
     (``Y``'s columns; ``X`` and the masks padded by ``pad_columns``)."""
     grad = np.empty_like(theta)
-    m = Y.shape[1]
+    net, gradients, m = _net_views(theta, dims), _views(grad, dims), Y.shape[1]
     for _ in range(steps):
-        gradient(theta, dims, X, Y, 0, m, lambd, D1, D2, keep_prob, work, grad)
+        _gradient(net, gradients, X, Y, 0, m, lambd, D1, D2, keep_prob, work)
         for p in range(theta.size):
             theta[p] = theta[p] - learning_rate * grad[p]
 
@@ -419,7 +434,7 @@ def train_epochs(theta, dims, X, Y, orders, batch_size, learning_rates, want_cos
     m = X.shape[1]
     Xs, Ys = np.zeros((X.shape[0], m + LANES)), np.empty((Y.shape[0], m))
     grad, work = np.empty_like(theta), workspace(dims, min(batch_size, m))
-    no_mask = np.empty((0, 0))
+    net, gradients, no_mask = _net_views(theta, dims), _views(grad, dims), np.empty((0, 0))
     for e in range(orders.shape[0]):
         for j in range(m):
             for k in range(X.shape[0]):
@@ -429,8 +444,8 @@ def train_epochs(theta, dims, X, Y, orders, batch_size, learning_rates, want_cos
         cost_total = 0.0
         for start in range(0, m, batch_size):
             count = min(batch_size, m - start)
-            gradient(theta, dims, Xs, Ys, start, count, 0.0, no_mask, no_mask, 1.0, work,
-                     grad)
+            _gradient(net, gradients, Xs, Ys, start, count, 0.0, no_mask, no_mask, 1.0,
+                      work)
             if want_cost[e]:
                 cost_total += _cross_entropy_sum(work[2], Ys, start, count)
             t += 1
