@@ -158,20 +158,27 @@ def _row_sum(A, i, width):
 def _linear(W, A_prev, start, width, out):
     """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added), each
     input added in order: blocks of four outputs by four inputs (each load serves four
-    multiply-adds), then four outputs by one input, then single outputs."""
+    multiply-adds), the inputs left over two then one at a time; the outputs left over
+    one at a time.  (Every block stores its outputs once: at these sizes the stores,
+    not the multiply-adds, take the time.)"""
     n_out, n_in = W.shape
     whole_in = n_in - n_in % 4
+    pair = whole_in + 2 if n_in % 4 >= 2 else whole_in
     i = 0
     while i + 4 <= n_out:
         for k in range(0, whole_in, 4):
             _block4x4(W, i, k, A_prev, start, width, out, k == 0)
-        for k in range(whole_in, n_in):
+        if pair > whole_in:
+            _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0)
+        for k in range(pair, n_in):
             _block4x1(W, i, k, A_prev, start, width, out, k == 0)
         i += 4
     for i in range(i, n_out):
         for k in range(0, whole_in, 4):
             _block1x4(W, i, k, A_prev, start, width, out, k == 0)
-        for k in range(whole_in, n_in):
+        if pair > whole_in:
+            _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0)
+        for k in range(pair, n_in):
             _block1x1(W, i, k, A_prev, start, width, out, k == 0)
 
 
@@ -199,6 +206,28 @@ def _block4x4(W, i, k, S, start, width, out, first):
         out[i + 1, j] = (((out[i + 1, j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
         out[i + 2, j] = (((out[i + 2, j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
         out[i + 3, j] = (((out[i + 3, j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
+
+
+@product
+def _block4x2(W, i, k, S, start, width, out, first):
+    """``out[i + r, j] (+)= W[i + r, k] S[k, start + j] + W[i + r, k + 1] S[k + 1,
+    start + j]`` (r < 4), added left to right."""
+    w00, w01, w10, w11 = W[i, k], W[i, k + 1], W[i + 1, k], W[i + 1, k + 1]
+    w20, w21, w30, w31 = W[i + 2, k], W[i + 2, k + 1], W[i + 3, k], W[i + 3, k + 1]
+    if first:
+        for j in range(width):
+            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+            out[i, j] = w00 * x0 + w01 * x1
+            out[i + 1, j] = w10 * x0 + w11 * x1
+            out[i + 2, j] = w20 * x0 + w21 * x1
+            out[i + 3, j] = w30 * x0 + w31 * x1
+        return
+    for j in range(width):
+        x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+        out[i, j] = (out[i, j] + w00 * x0) + w01 * x1
+        out[i + 1, j] = (out[i + 1, j] + w10 * x0) + w11 * x1
+        out[i + 2, j] = (out[i + 2, j] + w20 * x0) + w21 * x1
+        out[i + 3, j] = (out[i + 3, j] + w30 * x0) + w31 * x1
 
 
 @product
@@ -233,6 +262,18 @@ def _block1x4(W, i, k, S, start, width, out, first):
     for j in range(width):
         out[i, j] = (((out[i, j] + w0 * S[k, _col(start, j)]) + w1 * S[k + 1, _col(start, j)])
                      + w2 * S[k + 2, _col(start, j)]) + w3 * S[k + 3, _col(start, j)]
+
+
+@product
+def _block1x2(W, i, k, S, start, width, out, first):
+    """``out[i, j] (+)= W[i, k] S[k, start + j] + W[i, k + 1] S[k + 1, start + j]``."""
+    w0, w1 = W[i, k], W[i, k + 1]
+    if first:
+        for j in range(width):
+            out[i, j] = w0 * S[k, _col(start, j)] + w1 * S[k + 1, _col(start, j)]
+        return
+    for j in range(width):
+        out[i, j] = (out[i, j] + w0 * S[k, _col(start, j)]) + w1 * S[k + 1, _col(start, j)]
 
 
 @product
