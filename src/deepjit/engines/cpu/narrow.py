@@ -5,8 +5,13 @@ At these sizes a BLAS call costs more than its arithmetic and the example-major 
 of the mini-batch engine wastes its vector lanes, so here everything is feature-major
 (units x examples, as the course writes it) in plain loops over the examples, which LLVM
 vectorises, and a whole run of iterations (or epochs) is one compiled call.  Products go
-in blocks of four units by four inputs (each load serves four multiply-adds), over
-columns padded to whole vectors.
+in blocks of four units by four inputs (each load serves four multiply-adds; units and
+inputs left over in blocks of one and two, none padded), over columns padded to whole
+vectors.  What limits the speed is the stores (one vector a cycle): each block stores
+its outputs once, and the last one stores them with the layer's relu (and dropout mask)
+applied, or, backward, the relu's derivative.  The arrays are indexed directly (a row
+view costs reference counting) with unsigned column indices (numba's wraparound for
+negative indices makes LLVM gather the columns).
 
 - The parameters are one flat vector ``theta = [W1, b1, W2, b2, W3, b3]`` (row-major);
   ``pack`` and ``unpack`` convert from and to the course's dict.
@@ -25,7 +30,8 @@ columns padded to whole vectors.
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ...optim import ADAM
 from ..optimizers import update_segment
@@ -34,7 +40,7 @@ from .layers import kernel
 
 # reductions over the examples may be reassociated so that they vectorise
 reduction = njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-product = njit(cache=True, error_model="numpy", fastmath={"contract"})
+product = njit(cache=True, error_model="numpy")
 # index arithmetic and views, compiled into their callers
 helper = njit(cache=True, error_model="numpy", inline="always")
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
@@ -155,37 +161,82 @@ def _row_sum(A, i, width):
 
 
 @kernel
-def _linear(W, A_prev, start, width, out):
+def _linear(W, A_prev, start, width, out, ending):
     """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added), each
-    input added in order: blocks of four outputs by four inputs (each load serves four
-    multiply-adds), the inputs left over two then one at a time; the outputs left over
-    one at a time.  (Every block stores its outputs once: at these sizes the stores,
-    not the multiply-adds, take the time.)"""
+    input added in order, then ``ending`` applied (see ``_end``): blocks of four outputs
+    by four inputs (each load serves four multiply-adds), the inputs left over two then
+    one at a time; the outputs left over one at a time.  Each block stores its outputs
+    once and the last one stores them ended: at these sizes the stores, not the
+    multiply-adds, take the time."""
     n_out, n_in = W.shape
     whole_in = n_in - n_in % 4
     pair = whole_in + 2 if n_in % 4 >= 2 else whole_in
     i = 0
     while i + 4 <= n_out:
         for k in range(0, whole_in, 4):
-            _block4x4(W, i, k, A_prev, start, width, out, k == 0)
-        if pair > whole_in:
-            _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0)
-        for k in range(pair, n_in):
-            _block4x1(W, i, k, A_prev, start, width, out, k == 0)
+            if k + 4 < n_in:
+                _block4x4(W, i, k, A_prev, start, width, out, k == 0, None)
+            else:
+                _block4x4(W, i, k, A_prev, start, width, out, k == 0, ending)
+        if pair > whole_in and pair < n_in:
+            _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, None)
+        elif pair > whole_in:
+            _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, ending)
+        if pair < n_in:
+            _block4x1(W, i, pair, A_prev, start, width, out, pair == 0, ending)
         i += 4
     for i in range(i, n_out):
         for k in range(0, whole_in, 4):
-            _block1x4(W, i, k, A_prev, start, width, out, k == 0)
-        if pair > whole_in:
-            _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0)
-        for k in range(pair, n_in):
-            _block1x1(W, i, k, A_prev, start, width, out, k == 0)
+            if k + 4 < n_in:
+                _block1x4(W, i, k, A_prev, start, width, out, k == 0, None)
+            else:
+                _block1x4(W, i, k, A_prev, start, width, out, k == 0, ending)
+        if pair > whole_in and pair < n_in:
+            _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, None)
+        elif pair > whole_in:
+            _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, ending)
+        if pair < n_in:
+            _block1x1(W, i, pair, A_prev, start, width, out, pair == 0, ending)
+
+
+def _end(value, row, j, ending):
+    """What a product's last block stores at ``out[row, j]`` (compiled through
+    ``_end_overload``): with ``ending = None`` the value; ``(b, D, scale)`` (``b`` a
+    vector): the hidden layer's ``relu(value + b[row])``, times ``D[row, j] * scale``
+    unless ``D`` is None (dropout: ``scale = 1 / keep_prob``, within a last bit of the
+    course's ``A * D / keep_prob``; a division per element would cost as much as the
+    rest of the run); ``(A, D, scale)`` (``A`` a matrix): the backward pass's dZ of a
+    hidden layer, ``value (* D[row, j] * scale)`` where ``A[row, j] > 0``, else 0."""
+    raise NotImplementedError("compiled only")
+
+
+@overload(_end)
+def _end_overload(value, row, j, ending):
+    if isinstance(ending, types.NoneType):
+        return lambda value, row, j, ending: value
+    forward, masked = ending.types[0].ndim == 1, not isinstance(ending.types[1],
+                                                                 types.NoneType)
+    if forward and masked:
+        def end(value, row, j, ending):
+            z = value + ending[0][row]
+            return (0.0 if z <= 0 else z) * (ending[1][row, j] * ending[2])
+    elif forward:
+        def end(value, row, j, ending):
+            z = value + ending[0][row]
+            return 0.0 if z <= 0 else z       # NaN passes, as in np.maximum(0, Z)
+    elif masked:
+        def end(value, row, j, ending):
+            return value * (ending[1][row, j] * ending[2]) if ending[0][row, j] > 0 else 0.0
+    else:
+        def end(value, row, j, ending):
+            return value if ending[0][row, j] > 0 else 0.0
+    return end
 
 
 @product
-def _block4x4(W, i, k, S, start, width, out, first):
+def _block4x4(W, i, k, S, start, width, out, first, ending):
     """``out[i + r, j] (+)= sum_c W[i + r, k + c] S[k + c, start + j]`` (r, c < 4), added
-    left to right; ``first``: written, not added to."""
+    left to right, then ended (``_end``); ``first``: written, not added to."""
     w00, w01, w02, w03 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
     w10, w11, w12, w13 = W[i + 1, k], W[i + 1, k + 1], W[i + 1, k + 2], W[i + 1, k + 3]
     w20, w21, w22, w23 = W[i + 2, k], W[i + 2, k + 1], W[i + 2, k + 2], W[i + 2, k + 3]
@@ -194,22 +245,30 @@ def _block4x4(W, i, k, S, start, width, out, first):
         for j in range(width):
             x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
             x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
-            out[i, j] = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
-            out[i + 1, j] = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
-            out[i + 2, j] = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
-            out[i + 3, j] = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
+            v0 = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
+            v1 = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
+            v2 = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
+            v3 = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
+            out[i, j] = _end(v0, i, j, ending)
+            out[i + 1, j] = _end(v1, i + 1, j, ending)
+            out[i + 2, j] = _end(v2, i + 2, j, ending)
+            out[i + 3, j] = _end(v3, i + 3, j, ending)
         return
     for j in range(width):
         x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
         x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
-        out[i, j] = (((out[i, j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
-        out[i + 1, j] = (((out[i + 1, j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
-        out[i + 2, j] = (((out[i + 2, j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
-        out[i + 3, j] = (((out[i + 3, j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
+        v0 = (((out[i, j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
+        v1 = (((out[i + 1, j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
+        v2 = (((out[i + 2, j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
+        v3 = (((out[i + 3, j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
+        out[i, j] = _end(v0, i, j, ending)
+        out[i + 1, j] = _end(v1, i + 1, j, ending)
+        out[i + 2, j] = _end(v2, i + 2, j, ending)
+        out[i + 3, j] = _end(v3, i + 3, j, ending)
 
 
 @product
-def _block4x2(W, i, k, S, start, width, out, first):
+def _block4x2(W, i, k, S, start, width, out, first, ending):
     """``out[i + r, j] (+)= W[i + r, k] S[k, start + j] + W[i + r, k + 1] S[k + 1,
     start + j]`` (r < 4), added left to right."""
     w00, w01, w10, w11 = W[i, k], W[i, k + 1], W[i + 1, k], W[i + 1, k + 1]
@@ -217,107 +276,80 @@ def _block4x2(W, i, k, S, start, width, out, first):
     if first:
         for j in range(width):
             x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
-            out[i, j] = w00 * x0 + w01 * x1
-            out[i + 1, j] = w10 * x0 + w11 * x1
-            out[i + 2, j] = w20 * x0 + w21 * x1
-            out[i + 3, j] = w30 * x0 + w31 * x1
+            out[i, j] = _end(w00 * x0 + w01 * x1, i, j, ending)
+            out[i + 1, j] = _end(w10 * x0 + w11 * x1, i + 1, j, ending)
+            out[i + 2, j] = _end(w20 * x0 + w21 * x1, i + 2, j, ending)
+            out[i + 3, j] = _end(w30 * x0 + w31 * x1, i + 3, j, ending)
         return
     for j in range(width):
         x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
-        out[i, j] = (out[i, j] + w00 * x0) + w01 * x1
-        out[i + 1, j] = (out[i + 1, j] + w10 * x0) + w11 * x1
-        out[i + 2, j] = (out[i + 2, j] + w20 * x0) + w21 * x1
-        out[i + 3, j] = (out[i + 3, j] + w30 * x0) + w31 * x1
+        out[i, j] = _end((out[i, j] + w00 * x0) + w01 * x1, i, j, ending)
+        out[i + 1, j] = _end((out[i + 1, j] + w10 * x0) + w11 * x1, i + 1, j, ending)
+        out[i + 2, j] = _end((out[i + 2, j] + w20 * x0) + w21 * x1, i + 2, j, ending)
+        out[i + 3, j] = _end((out[i + 3, j] + w30 * x0) + w31 * x1, i + 3, j, ending)
 
 
 @product
-def _block4x1(W, i, k, S, start, width, out, first):
+def _block4x1(W, i, k, S, start, width, out, first, ending):
     """``out[i + r, j] (+)= W[i + r, k] S[k, start + j]`` (r < 4)."""
     w0, w1, w2, w3 = W[i, k], W[i + 1, k], W[i + 2, k], W[i + 3, k]
     if first:
         for j in range(width):
             x = S[k, _col(start, j)]
-            out[i, j] = w0 * x
-            out[i + 1, j] = w1 * x
-            out[i + 2, j] = w2 * x
-            out[i + 3, j] = w3 * x
+            out[i, j] = _end(w0 * x, i, j, ending)
+            out[i + 1, j] = _end(w1 * x, i + 1, j, ending)
+            out[i + 2, j] = _end(w2 * x, i + 2, j, ending)
+            out[i + 3, j] = _end(w3 * x, i + 3, j, ending)
         return
     for j in range(width):
         x = S[k, _col(start, j)]
-        out[i, j] = out[i, j] + w0 * x
-        out[i + 1, j] = out[i + 1, j] + w1 * x
-        out[i + 2, j] = out[i + 2, j] + w2 * x
-        out[i + 3, j] = out[i + 3, j] + w3 * x
+        out[i, j] = _end(out[i, j] + w0 * x, i, j, ending)
+        out[i + 1, j] = _end(out[i + 1, j] + w1 * x, i + 1, j, ending)
+        out[i + 2, j] = _end(out[i + 2, j] + w2 * x, i + 2, j, ending)
+        out[i + 3, j] = _end(out[i + 3, j] + w3 * x, i + 3, j, ending)
 
 
 @product
-def _block1x4(W, i, k, S, start, width, out, first):
+def _block1x4(W, i, k, S, start, width, out, first, ending):
     """``out[i, j] (+)= sum_c W[i, k + c] S[k + c, start + j]`` (c < 4), left to right."""
     w0, w1, w2, w3 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
     if first:
         for j in range(width):
-            out[i, j] = ((w0 * S[k, _col(start, j)] + w1 * S[k + 1, _col(start, j)])
-                         + w2 * S[k + 2, _col(start, j)]) + w3 * S[k + 3, _col(start, j)]
+            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+            x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
+            out[i, j] = _end(((w0 * x0 + w1 * x1) + w2 * x2) + w3 * x3, i, j, ending)
         return
     for j in range(width):
-        out[i, j] = (((out[i, j] + w0 * S[k, _col(start, j)]) + w1 * S[k + 1, _col(start, j)])
-                     + w2 * S[k + 2, _col(start, j)]) + w3 * S[k + 3, _col(start, j)]
+        x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+        x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
+        out[i, j] = _end((((out[i, j] + w0 * x0) + w1 * x1) + w2 * x2) + w3 * x3, i, j,
+                         ending)
 
 
 @product
-def _block1x2(W, i, k, S, start, width, out, first):
+def _block1x2(W, i, k, S, start, width, out, first, ending):
     """``out[i, j] (+)= W[i, k] S[k, start + j] + W[i, k + 1] S[k + 1, start + j]``."""
     w0, w1 = W[i, k], W[i, k + 1]
     if first:
         for j in range(width):
-            out[i, j] = w0 * S[k, _col(start, j)] + w1 * S[k + 1, _col(start, j)]
+            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+            out[i, j] = _end(w0 * x0 + w1 * x1, i, j, ending)
         return
     for j in range(width):
-        out[i, j] = (out[i, j] + w0 * S[k, _col(start, j)]) + w1 * S[k + 1, _col(start, j)]
+        x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+        out[i, j] = _end((out[i, j] + w0 * x0) + w1 * x1, i, j, ending)
 
 
 @product
-def _block1x1(W, i, k, S, start, width, out, first):
+def _block1x1(W, i, k, S, start, width, out, first, ending):
     """``out[i, j] (+)= W[i, k] S[k, start + j]``."""
     w = W[i, k]
     if first:
         for j in range(width):
-            out[i, j] = w * S[k, _col(start, j)]
+            out[i, j] = _end(w * S[k, _col(start, j)], i, j, ending)
         return
     for j in range(width):
-        out[i, j] = out[i, j] + w * S[k, _col(start, j)]
-
-
-@kernel
-def _relu(Z, b, width, D, keep_prob):
-    """In place ``Z <- relu(Z + b)``, then ``* D / keep_prob`` when ``D`` has rows (as
-    ``* (D * (1 / keep_prob))``: a division per element would cost as much as the rest
-    of the dropout run; the result differs from the course's in the last bit at most)."""
-    scale = 1.0 / keep_prob
-    for i in range(Z.shape[0]):
-        bi = b[i]
-        if D.shape[0]:
-            for j in range(width):
-                z = Z[i, j] + bi
-                Z[i, j] = (0.0 if z <= 0 else z) * (D[i, j] * scale)
-        else:
-            for j in range(width):
-                z = Z[i, j] + bi
-                Z[i, j] = 0.0 if z <= 0 else z
-
-
-@kernel
-def _relu_backward(dA, A, width, D, keep_prob):
-    """In place ``dA <- dA (* D / keep_prob) * (A > 0)``: dZ of a hidden layer (the mask
-    as in ``_relu``)."""
-    scale = 1.0 / keep_prob
-    for i in range(dA.shape[0]):
-        if D.shape[0]:
-            for j in range(width):
-                dA[i, j] = dA[i, j] * (D[i, j] * scale) if A[i, j] > 0 else 0.0
-        else:
-            for j in range(width):
-                dA[i, j] = dA[i, j] if A[i, j] > 0 else 0.0
+        out[i, j] = _end(out[i, j] + w * S[k, _col(start, j)], i, j, ending)
 
 
 @kernel
@@ -375,9 +407,12 @@ def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, gr
     ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3)`` from ``workspace`` (A3 holds the
     output afterwards).  ``X`` has zeros in the columns from ``start + count`` up to
     ``start + padded(count)``, which are computed too (their dZ is 0).  Masks ``D1, D2``
-    (0/1 floats, ``padded(count)`` columns) apply when they have rows."""
-    _gradient(_net_views(theta, dims), _views(grad, dims), X, Y, start, count, lambd, D1,
-              D2, keep_prob, work)
+    (0/1 floats, ``padded(count)`` columns; both or neither) apply when they have rows."""
+    net, gradients = _net_views(theta, dims), _views(grad, dims)
+    if D1.shape[0]:
+        _gradient(net, gradients, X, Y, start, count, lambd, D1, D2, keep_prob, work)
+    else:
+        _gradient(net, gradients, X, Y, start, count, lambd, None, None, 1.0, work)
 
 
 @helper
@@ -390,24 +425,21 @@ def _net_views(theta, dims):
 
 @kernel
 def _gradient(net, gradients, X, Y, start, count, lambd, D1, D2, keep_prob, work):
-    """``gradient`` on the views ``_net_views(theta)`` and ``_views(grad)``."""
+    """``gradient`` on the views ``_net_views(theta)`` and ``_views(grad)``; no masks
+    where ``D1`` and ``D2`` are None (compiled separately)."""
     W1, b1, W2, b2, W3, b3, W2T, W3T = net
     dW1, db1, dW2, db2, dW3, db3 = gradients
     A1, A2, A3, dA1, dA2, dZ3 = work
-    width = padded(count)
-    _linear(W1, X, start, width, A1)
-    _relu(A1, b1, width, D1, keep_prob)
-    _linear(W2, A1, 0, width, A2)
-    _relu(A2, b2, width, D2, keep_prob)
-    _linear(W3, A2, 0, width, A3)
+    width, scale = padded(count), 1.0 / keep_prob
+    _linear(W1, X, start, width, A1, (b1, D1, scale))
+    _linear(W2, A1, 0, width, A2, (b2, D2, scale))
+    _linear(W3, A2, 0, width, A3, None)
     _output(A3, b3, Y, start, count, dZ3)
     inv_m, l2 = 1. / count, lambd / count
     _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, dW3, db3)
-    _linear(W3T, dZ3, 0, width, dA2)
-    _relu_backward(dA2, A2, width, D2, keep_prob)
+    _linear(W3T, dZ3, 0, width, dA2, (A2, D2, scale))
     _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, dW2, db2)
-    _linear(W2T, dA2, 0, width, dA1)
-    _relu_backward(dA1, A1, width, D1, keep_prob)
+    _linear(W2T, dA2, 0, width, dA1, (A1, D1, scale))
     _layer_gradient(dA1, X, start, count, W1, inv_m, l2, dW1, db1)
 
 
@@ -428,7 +460,10 @@ def train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, kee
     grad = np.empty_like(theta)
     net, gradients, m = _net_views(theta, dims), _views(grad, dims), Y.shape[1]
     for _ in range(steps):
-        _gradient(net, gradients, X, Y, 0, m, lambd, D1, D2, keep_prob, work)
+        if D1.shape[0]:
+            _gradient(net, gradients, X, Y, 0, m, lambd, D1, D2, keep_prob, work)
+        else:
+            _gradient(net, gradients, X, Y, 0, m, lambd, None, None, 1.0, work)
         for p in range(theta.size):
             theta[p] = theta[p] - learning_rate * grad[p]
 
@@ -475,7 +510,7 @@ def train_epochs(theta, dims, X, Y, orders, batch_size, learning_rates, want_cos
     m = X.shape[1]
     Xs, Ys = np.zeros((X.shape[0], m + LANES)), np.empty((Y.shape[0], m))
     grad, work = np.empty_like(theta), workspace(dims, min(batch_size, m))
-    net, gradients, no_mask = _net_views(theta, dims), _views(grad, dims), np.empty((0, 0))
+    net, gradients = _net_views(theta, dims), _views(grad, dims)
     for e in range(orders.shape[0]):
         for j in range(m):
             for k in range(X.shape[0]):
@@ -485,8 +520,7 @@ def train_epochs(theta, dims, X, Y, orders, batch_size, learning_rates, want_cos
         cost_total = 0.0
         for start in range(0, m, batch_size):
             count = min(batch_size, m - start)
-            _gradient(net, gradients, Xs, Ys, start, count, 0.0, no_mask, no_mask, 1.0,
-                      work)
+            _gradient(net, gradients, Xs, Ys, start, count, 0.0, None, None, 1.0, work)
             if want_cost[e]:
                 cost_total += _cross_entropy_sum(work[2], Ys, start, count)
             t += 1
