@@ -104,25 +104,28 @@ def _tempered(y):
 @kernel
 def _shuffled_range(keys, words, lane, out):
     """``out = arange(out.size)`` shuffled as numpy's legacy ``shuffle`` does, drawing
-    the lane's ``words`` (from its state ``keys[:, lane]``, regenerated when used up)."""
+    the lane's ``words`` (from its state ``keys[:, lane]``, regenerated when used up):
+    for i = m-1 .. 1, draws ``word & mask`` (mask: i's bits smeared right) until one is
+    at most i, then swaps i with it.  Written without a branch on the draw (a rejected
+    one swaps i with itself and keeps i): the accept/reject branch, taken at random,
+    cost more than the rest."""
     m = out.size
     for j in range(m):
         out[j] = j
-    position = 0
-    for i in range(m - 1, 0, -1):
-        mask = np.uint64(i)
-        for shift in (1, 2, 4, 8, 16):
-            mask |= mask >> np.uint64(shift)
-        while True:
-            if position == N:
-                _regenerate_lane(keys, words, lane)
-                position = 0
-            value = np.uint64(words[position, lane]) & mask
-            position += 1
-            if value <= np.uint64(i):
-                break
-        j = np.int64(value)
+    i, mask, position = m - 1, np.int64(1), 0
+    while mask < i:
+        mask = 2 * mask + 1
+    while i > 0:
+        if position == N:
+            _regenerate_lane(keys, words, lane)
+            position = 0
+        value = np.int64(words[position, lane]) & mask
+        position += 1
+        accepted = value <= i
+        j = value if accepted else i
         out[i], out[j] = out[j], out[i]
+        i -= 1 if accepted else 0
+        mask = mask >> 1 if i <= mask >> 1 else mask
 
 
 @kernel
