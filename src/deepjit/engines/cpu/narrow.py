@@ -84,6 +84,13 @@ def _col(start, j):
 
 
 @helper
+def _origin():
+    """Column 0 as an int64 variable: a literal 0 passed to a compiled function compiles
+    another copy of it, and of all it calls, for that constant (seconds of cold start)."""
+    return np.int64(0)
+
+
+@helper
 def padded(columns):
     """``columns`` rounded up to a multiple of LANES."""
     return -(-columns // LANES) * LANES
@@ -171,7 +178,7 @@ def _linear(W, A_prev, start, width, out, ending):
     n_out, n_in = W.shape
     whole_in = n_in - n_in % 4
     pair = whole_in + 2 if n_in % 4 >= 2 else whole_in
-    i = 0
+    i = _origin()
     while i + 4 <= n_out:
         for k in range(0, whole_in, 4):
             if k + 4 < n_in:
@@ -357,27 +364,27 @@ def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, dW, db):
     """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W``, ``db = scale sum dZ``
     (the sums run on to ``padded(count)``, where dZ is 0): blocks of four by four, four
     by one, one by four and one by one."""
-    n_out, n_in, width = dZ.shape[0], A_prev.shape[0], padded(count)
+    n_out, n_in, width, origin = dZ.shape[0], A_prev.shape[0], padded(count), _origin()
     whole_in = n_in - n_in % 4
-    i = 0
+    i = _origin()
     while i + 4 <= n_out:
         for k in range(0, whole_in, 4):
-            sums = _dots4x4(dZ, i, 0, A_prev, k, start, width)
+            sums = _dots4x4(dZ, i, origin, A_prev, k, start, width)
             for r in range(4):
                 for c in range(4):
                     dW[i + r, k + c] = scale * sums[4 * r + c]
         for k in range(whole_in, n_in):
-            sums4 = _dots4x1(dZ, i, 0, A_prev, k, start, width)
+            sums4 = _dots4x1(dZ, i, origin, A_prev, k, start, width)
             for r in range(4):
                 dW[i + r, k] = scale * sums4[r]
         i += 4
     for i in range(i, n_out):
         for k in range(0, whole_in, 4):
-            sums4 = _dots4x1(A_prev, k, start, dZ, i, 0, width)
+            sums4 = _dots4x1(A_prev, k, start, dZ, i, origin, width)
             for c in range(4):
                 dW[i, k + c] = scale * sums4[c]
         for k in range(whole_in, n_in):
-            dW[i, k] = scale * _dot(dZ, i, 0, A_prev, k, start, width)
+            dW[i, k] = scale * _dot(dZ, i, origin, A_prev, k, start, width)
     if l2 != 0.0:
         for i in range(n_out):
             for k in range(n_in):
@@ -401,26 +408,37 @@ def _output(A3, b3, Y, start, count, dZ3):
             dZ3[i, j] = 0.0
 
 
-@kernel
 def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, grad):
     """The gradient of the examples ``start .. start + count - 1`` into ``grad`` (like
     ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3)`` from ``workspace`` (A3 holds the
     output afterwards).  ``X`` has zeros in the columns from ``start + count`` up to
     ``start + padded(count)``, which are computed too (their dZ is 0).  Masks ``D1, D2``
     (0/1 floats, ``padded(count)`` columns; both or neither) apply when they have rows."""
-    net, gradients = _net_views(theta, dims), _views(grad, dims)
-    if D1.shape[0]:
-        _gradient(net, gradients, X, Y, start, count, lambd, D1, D2, keep_prob, work)
-    else:
-        _gradient(net, gradients, X, Y, start, count, lambd, None, None, 1.0, work)
+    _gradient_of(theta, dims, X, Y, start, count, lambd, *_masks(D1, D2), keep_prob, work,
+                 grad)
+
+
+def _masks(D1, D2):
+    """``(D1, D2)``, or ``(None, None)`` where they have no rows: the kernels are then
+    compiled without the masks' loads (only for the runs that use them)."""
+    return (D1, D2) if D1.shape[0] else (None, None)
+
+
+@kernel
+def _gradient_of(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, grad):
+    _gradient(_net_views(theta, dims), _views(grad, dims), X, Y, start, count, lambd, D1,
+              D2, keep_prob, work)
 
 
 @helper
 def _net_views(theta, dims):
-    """``(W1, b1, W2, b2, W3, b3, W2.T, W3.T)``: views of ``theta``, made once per run
-    (a view costs a call and reference counting)."""
+    """``(W1, b1, W2, b2, W3, b3, W2T, W3T)``: views of ``theta``, made once per run (a
+    view costs a call and reference counting), and arrays for W2 and W3 transposed
+    (C-ordered, so that the backward products run the forward ones' compiled code;
+    ``_gradient`` fills them)."""
     W1, b1, W2, b2, W3, b3 = _views(theta, dims)
-    return W1, b1, W2, b2, W3, b3, W2.T, W3.T
+    return W1, b1, W2, b2, W3, b3, np.empty((W2.shape[1], W2.shape[0])), np.empty(
+        (W3.shape[1], W3.shape[0]))
 
 
 @kernel
@@ -430,17 +448,26 @@ def _gradient(net, gradients, X, Y, start, count, lambd, D1, D2, keep_prob, work
     W1, b1, W2, b2, W3, b3, W2T, W3T = net
     dW1, db1, dW2, db2, dW3, db3 = gradients
     A1, A2, A3, dA1, dA2, dZ3 = work
-    width, scale = padded(count), 1.0 / keep_prob
+    _transpose(W2, W2T)
+    _transpose(W3, W3T)
+    width, scale, origin = padded(count), 1.0 / keep_prob, _origin()
     _linear(W1, X, start, width, A1, (b1, D1, scale))
-    _linear(W2, A1, 0, width, A2, (b2, D2, scale))
-    _linear(W3, A2, 0, width, A3, None)
+    _linear(W2, A1, origin, width, A2, (b2, D2, scale))
+    _linear(W3, A2, origin, width, A3, None)
     _output(A3, b3, Y, start, count, dZ3)
     inv_m, l2 = 1. / count, lambd / count
-    _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, dW3, db3)
-    _linear(W3T, dZ3, 0, width, dA2, (A2, D2, scale))
-    _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, dW2, db2)
-    _linear(W2T, dA2, 0, width, dA1, (A1, D1, scale))
+    _layer_gradient(dZ3, A2, origin, count, W3, inv_m, l2, dW3, db3)
+    _linear(W3T, dZ3, origin, width, dA2, (A2, D2, scale))
+    _layer_gradient(dA2, A1, origin, count, W2, inv_m, l2, dW2, db2)
+    _linear(W2T, dA2, origin, width, dA1, (A1, D1, scale))
     _layer_gradient(dA1, X, start, count, W1, inv_m, l2, dW1, db1)
+
+
+@helper
+def _transpose(W, WT):
+    for i in range(W.shape[0]):
+        for k in range(W.shape[1]):
+            WT[k, i] = W[i, k]
 
 
 @kernel
@@ -452,18 +479,21 @@ def workspace(dims, columns):
             np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)))
 
 
-@kernel
 def train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, keep_prob,
                      work):
     """``steps`` updates ``theta <- theta - learning_rate * gradient`` on all the examples
     (``Y``'s columns; ``X`` and the masks padded by ``pad_columns``)."""
+    _train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, *_masks(D1, D2),
+                      keep_prob, work)
+
+
+@kernel
+def _train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, keep_prob,
+                      work):
     grad = np.empty_like(theta)
     net, gradients, m = _net_views(theta, dims), _views(grad, dims), Y.shape[1]
     for _ in range(steps):
-        if D1.shape[0]:
-            _gradient(net, gradients, X, Y, 0, m, lambd, D1, D2, keep_prob, work)
-        else:
-            _gradient(net, gradients, X, Y, 0, m, lambd, None, None, 1.0, work)
+        _gradient(net, gradients, X, Y, _origin(), m, lambd, D1, D2, keep_prob, work)
         for p in range(theta.size):
             theta[p] = theta[p] - learning_rate * grad[p]
 
