@@ -42,11 +42,13 @@ def test_permutations_leave_the_global_generator_alone():
     assert np.random.rand() == after
 
 
-@pytest.mark.parametrize("seeds, m, name", [([-1], 3, "seeds"), ([2**32], 3, "seeds"),
-                                            ([1], -1, "m")])
-def test_permutations_refuse_bad_input(seeds, m, name):
+@pytest.mark.parametrize("seeds, m, out, name", [
+    ([-1], 3, None, "seeds"), ([2**32], 3, None, "seeds"), ([1], -1, None, "m"),
+    ([1, 2], 3, np.empty((1, 3), np.int64), "out"), ([1], 3, np.empty((1, 4), np.int64), "out"),
+    ([1], 3, np.empty((1, 3), np.int32), "out")])
+def test_permutations_refuse_bad_input(seeds, m, out, name):
     with pytest.raises(ValueError, match=name):
-        _legacy_random.permutations(seeds, m)
+        _legacy_random.permutations(seeds, m, out)
 
 
 def test_opt_model_leaves_the_global_generator_as_the_course_does():

@@ -32,6 +32,10 @@ def permutations(seeds, m, out=None):
         raise ValueError(f"m: expected 0 <= m < 2**32, got {m}")
     if out is None:
         out = np.empty((seeds.size, m), np.int64)
+    elif not (out.dtype == np.int64 and out.ndim == 2 and out.shape[0] >= seeds.size
+              and out.shape[1] == m and out.flags.c_contiguous):
+        raise ValueError(f"out: expected a C-ordered int64 array of at least {seeds.size} "
+                         f"rows of {m}, got {out.dtype} {out.shape}")
     out = out[:seeds.size]
     _permutations(seeds.astype(np.uint32), out)
     return out
@@ -68,8 +72,14 @@ def _twist(keys):
     """MT19937's regeneration of the 624 state words of every lane, in place (word i
     from words i, i + 1 and i + M mod N, those below i already regenerated)."""
     for i in range(N):
-        after, ahead = i + 1 if i + 1 < N else 0, i + M if i + M < N else i + M - N
+        after, ahead = _neighbours(i)
         _twist_row(keys[i], keys[after], keys[ahead])
+
+
+@inlined
+def _neighbours(i):
+    """The words that regenerate word i with it: ``i + 1`` and ``i + M`` (mod N)."""
+    return i + 1 if i + 1 < N else 0, i + M if i + M < N else i + M - N
 
 
 @kernel
@@ -132,7 +142,7 @@ def _shuffled_range(keys, words, lane, out):
 def _regenerate_lane(keys, words, lane):
     """The lane's next 624 outputs (``_twist`` and ``_temper`` for it alone)."""
     for i in range(N):
-        after, ahead = i + 1 if i + 1 < N else 0, i + M if i + M < N else i + M - N
+        after, ahead = _neighbours(i)
         keys[i, lane] = _twisted(keys[i, lane], keys[after, lane], keys[ahead, lane])
     for p in range(N):
         words[p, lane] = _tempered(keys[p, lane])
