@@ -10,7 +10,8 @@ feature-major plain loops, a whole chunk of iterations or epochs per compiled ca
 - ``regularized``: gradient descent with the notebook's L2 term or its fixed dropout
   masks (W1A2);
 - ``minibatch``: the course's mini-batch epochs with gd, momentum or Adam (W2A1), given
-  the course's example orders and each epoch's learning rate from here.
+  the course's example orders (a chunk of epochs at a time) and each epoch's learning
+  rate from here.
 
 The full-batch runs stop at each recording iteration, where the caller gets the current
 parameters (and computes the course's own cost from them).
@@ -21,8 +22,9 @@ from . import _common
 from ..engines.cpu import narrow
 
 NO_MASK = np.empty((0, 0))
-# the mini-batch runs draw the example orders of this many entries at a time
-ORDERS_PER_CHUNK = 1 << 20
+# the mini-batch runs draw the example orders of this many entries at a time (512 KB:
+# they are written and read back from the cache)
+ORDERS_PER_CHUNK = 1 << 16
 
 
 def full_batch(parameters, X, Y, learning_rate, num_iterations, every, on_record,
@@ -64,12 +66,13 @@ def regularized(parameters, X, Y, learning_rate, num_iterations, every, on_recor
     return narrow.unpack(theta, dims)
 
 
-def minibatch(parameters, X, Y, optimizer, mini_batch_size, learning_rates, epoch_order,
+def minibatch(parameters, X, Y, optimizer, mini_batch_size, learning_rates, epoch_orders,
               want_cost):
     """The course's epochs with ``optimizer`` (a :mod:`deepjit.optim` object): epoch i
-    visits the examples in the order ``epoch_order(i)`` (called for i = 0, 1, ... in
-    turn) in consecutive batches of ``mini_batch_size`` (the last one smaller) at the
-    learning rate ``learning_rates[i]``.  Returns the final parameters and each epoch's
+    visits the examples in the order ``epoch_orders(epochs)[i - epochs.start]``
+    (``epochs``: consecutive ranges from 0, in turn) in consecutive batches of
+    ``mini_batch_size`` (the last one smaller) at the learning rate
+    ``learning_rates[i]``.  Returns the final parameters and each epoch's
     summed cross-entropy where ``want_cost[i]`` (0 elsewhere)."""
     theta, dims, X, Y = _narrow_problem(parameters, X, Y)
     learning_rates = np.asarray(learning_rates, np.float64)
@@ -81,7 +84,7 @@ def minibatch(parameters, X, Y, optimizer, mini_batch_size, learning_rates, epoc
     chunk = max(1, ORDERS_PER_CHUNK // max(m, 1))
     for first in range(0, num_epochs, chunk):
         epochs = range(first, min(first + chunk, num_epochs))
-        orders = np.array([epoch_order(i) for i in epochs], np.int64).reshape(len(epochs), m)
+        orders = np.asarray(epoch_orders(epochs), np.int64).reshape(len(epochs), m)
         t = narrow.train_epochs(theta, dims, X, Y, orders, int(mini_batch_size),
                                 learning_rates[first:epochs.stop], want_cost[first:epochs.stop],
                                 optimizer.code, hyper, t, v, s, costs[first:epochs.stop])

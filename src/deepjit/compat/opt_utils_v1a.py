@@ -9,15 +9,17 @@ Same names, argument order, defaults, return types, printed lines and random dra
 ``make_moons`` does, without needing scikit-learn.  ``predict`` returns an int64 0/1
 array (the course's ``np.int`` is gone from numpy 1.24 on).  ``model`` shuffles each
 epoch as ``random_mini_batches(X, Y, mini_batch_size, seed)`` does, the seed counting
-up from 11, as the notebook does, and trains on the cpu engine's compiled narrow-net
-kernels (the course's update rules; ``decay`` is called once per epoch, as the course
-does, and the lines are printed when the epochs are done).
+up from 11, as the notebook does (drawn by a compiled copy of numpy's legacy generator;
+the global one is then left where the course leaves it), and trains on the cpu
+engine's compiled narrow-net kernels (the course's update rules; ``decay`` is called
+once per epoch, as the course does, and the lines are printed when the epochs are
+done).
 """
 import math
 
 import numpy as np
 
-from . import _common, _course2, _course2_train
+from . import _common, _course2, _course2_train, _legacy_random
 from .. import optim
 from ._course2 import (backward_scaled_first as backward_propagation, cross_entropy_terms,
                        forward_propagation, load_2D_dataset, plot_decision_boundary,
@@ -166,13 +168,18 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
                    for i in range(num_epochs)]
     recorded = [print_cost and i % RECORD_EVERY == 0 for i in range(num_epochs)]
 
-    def epoch_order(i):   # random_mini_batches' draws
-        np.random.seed(FIRST_SEED + i + 1)
-        return np.random.permutation(m)
+    orders = np.empty((max(1, _course2_train.ORDERS_PER_CHUNK // max(m, 1)), m), np.int64)
+
+    def epoch_orders(epochs):   # random_mini_batches' draws, compiled
+        return _legacy_random.permutations(np.arange(epochs.start, epochs.stop) + FIRST_SEED + 1,
+                                           m, orders)
 
     parameters, cost_totals = _course2_train.minibatch(
         parameters, X, Y, rule, mini_batch_size, ([learning_rate] + rates_after)[:num_epochs],
-        epoch_order, recorded)
+        epoch_orders, recorded)
+    if num_epochs:   # leave the global generator where the course's last epoch leaves it
+        np.random.seed(FIRST_SEED + num_epochs)
+        np.random.permutation(m)
     costs = []
     for i in np.flatnonzero(recorded):
         _report(i, cost_totals[i] / m, rates_after[i], decay, costs)

@@ -5,8 +5,13 @@ At these sizes a BLAS call costs more than its arithmetic and the example-major 
 of the mini-batch engine wastes its vector lanes, so here everything is feature-major
 (units x examples, as the course writes it) in plain loops over the examples, which LLVM
 vectorises, and a whole run of iterations (or epochs) is one compiled call.  Products go
-in blocks of four units by four inputs (each load serves four multiply-adds), over
-columns padded to whole vectors.
+in blocks of four units by four inputs (each load serves four multiply-adds; units and
+inputs left over in blocks of one and two, none padded), over columns padded to whole
+vectors.  What limits the speed is the stores (one vector a cycle): each block stores
+its outputs once, and the last one stores them with the layer's relu (and dropout mask)
+applied, or, backward, the relu's derivative.  The arrays are indexed directly (a row
+view costs reference counting) with unsigned column indices (numba's wraparound for
+negative indices makes LLVM gather the columns).
 
 - The parameters are one flat vector ``theta = [W1, b1, W2, b2, W3, b3]`` (row-major);
   ``pack`` and ``unpack`` convert from and to the course's dict.
@@ -25,7 +30,8 @@ columns padded to whole vectors.
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ...optim import ADAM
 from ..optimizers import update_segment
@@ -33,7 +39,8 @@ from . import vecmath
 from .layers import kernel
 
 # reductions over the examples may be reassociated so that they vectorise
-reduction = njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+reduction = njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+product = njit(cache=True, error_model="numpy")
 # index arithmetic and views, compiled into their callers
 helper = njit(cache=True, error_model="numpy", inline="always")
 KEYS = ("W1", "b1", "W2", "b2", "W3", "b3")
@@ -70,6 +77,20 @@ def pad_columns(A, columns):
 
 
 @helper
+def _col(start, j):
+    """The column index ``start + j`` as unsigned, so that numba adds no wraparound
+    check for negative indices (with it LLVM loads the columns by gathers)."""
+    return np.uint64(start + j)
+
+
+@helper
+def _origin():
+    """Column 0 as an int64 variable: a literal 0 passed to a compiled function compiles
+    another copy of it, and of all it calls, for that constant (seconds of cold start)."""
+    return np.int64(0)
+
+
+@helper
 def padded(columns):
     """``columns`` rounded up to a multiple of LANES."""
     return -(-columns // LANES) * LANES
@@ -86,14 +107,16 @@ def _views(theta, dims):
 
 
 @reduction
-def _dots(d0, d1, d2, d3, a0, a1, a2, a3):
-    """The 16 sums ``sum_j d_r[j] a_c[j]`` (r, c = 0 .. 3, in that order): each load
-    serves four products."""
+def _dots4x4(P, p, p_start, Q, q, q_start, width):
+    """The 16 sums ``P[p + r, p_start + j] Q[q + c, q_start + j]`` over j < width
+    (r, c = 0 .. 3, in that order): each load serves four products."""
     t00 = t01 = t02 = t03 = t10 = t11 = t12 = t13 = 0.0
     t20 = t21 = t22 = t23 = t30 = t31 = t32 = t33 = 0.0
-    for j in range(d0.size):
-        x0, x1, x2, x3 = a0[j], a1[j], a2[j], a3[j]
-        y0, y1, y2, y3 = d0[j], d1[j], d2[j], d3[j]
+    for j in range(width):
+        x0, x1 = Q[q, _col(q_start, j)], Q[q + 1, _col(q_start, j)]
+        x2, x3 = Q[q + 2, _col(q_start, j)], Q[q + 3, _col(q_start, j)]
+        y0, y1 = P[p, _col(p_start, j)], P[p + 1, _col(p_start, j)]
+        y2, y3 = P[p + 2, _col(p_start, j)], P[p + 3, _col(p_start, j)]
         t00 += y0 * x0
         t01 += y0 * x1
         t02 += y0 * x2
@@ -114,150 +137,337 @@ def _dots(d0, d1, d2, d3, a0, a1, a2, a3):
 
 
 @reduction
-def _sum(a, width):
-    """``a[:width].sum()`` (in any order)."""
+def _dots4x1(P, p, p_start, Q, q, q_start, width):
+    """The 4 sums ``P[p + r, p_start + j] Q[q, q_start + j]`` over j < width."""
+    t0 = t1 = t2 = t3 = 0.0
+    for j in range(width):
+        x = Q[q, _col(q_start, j)]
+        t0 += P[p, _col(p_start, j)] * x
+        t1 += P[p + 1, _col(p_start, j)] * x
+        t2 += P[p + 2, _col(p_start, j)] * x
+        t3 += P[p + 3, _col(p_start, j)] * x
+    return t0, t1, t2, t3
+
+
+@reduction
+def _dot(P, p, p_start, Q, q, q_start, width):
+    """``sum_j P[p, p_start + j] Q[q, q_start + j]`` over j < width."""
     total = 0.0
     for j in range(width):
-        total += a[j]
+        total += P[p, _col(p_start, j)] * Q[q, _col(q_start, j)]
     return total
 
 
-@helper
-def _rows(A, first, start, width, stand_in):
-    """Rows ``first .. first + 3`` of A, columns ``start .. start + width - 1``, as four
-    contiguous arrays; ``stand_in`` rows (distinct, width long) past A's end."""
-    n, end = A.shape[0], start + width
-    return (A[first][start:end],
-            A[first + 1][start:end] if first + 1 < n else stand_in[0][:width],
-            A[first + 2][start:end] if first + 2 < n else stand_in[1][:width],
-            A[first + 3][start:end] if first + 3 < n else stand_in[2][:width])
+@reduction
+def _row_sum(A, i, width):
+    """``A[i, :width].sum()`` (in any order)."""
+    total = 0.0
+    for j in range(width):
+        total += A[i, j]
+    return total
 
 
 @kernel
-def _linear(W, A_prev, start, width, spare, out):
-    """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added), in blocks
-    of four outputs by four inputs (each input added in order).  ``spare``: the
-    workspace's six scratch rows, three of zeros standing in for missing inputs, three
-    taking missing outputs."""
-    for i in range(0, W.shape[0], 4):
-        o0, o1, o2, o3 = _rows(out, i, 0, width, spare[3:])
-        for k in range(0, W.shape[1], 4):
-            s0, s1, s2, s3 = _rows(A_prev, k, start, width, spare[:3])
-            _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, k == 0)
+def _linear(W, A_prev, start, width, out, ending):
+    """``out[:, :width] = W A_prev[:, start:start + width]`` (bias not added), each
+    input added in order, then ``ending`` applied (see ``_end``): blocks of four outputs
+    by four inputs (each load serves four multiply-adds), the inputs left over two then
+    one at a time; the outputs left over one at a time.  Each block stores its outputs
+    once and the last one stores them ended: at these sizes the stores, not the
+    multiply-adds, take the time."""
+    n_out, n_in = W.shape
+    whole_in = n_in - n_in % 4
+    pair = whole_in + 2 if n_in % 4 >= 2 else whole_in
+    i = _origin()
+    while i + 4 <= n_out:
+        for k in range(0, whole_in, 4):
+            if k + 4 < n_in:
+                _block4x4(W, i, k, A_prev, start, width, out, k == 0, None)
+            else:
+                _block4x4(W, i, k, A_prev, start, width, out, k == 0, ending)
+        if pair > whole_in and pair < n_in:
+            _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, None)
+        elif pair > whole_in:
+            _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, ending)
+        if pair < n_in:
+            _block4x1(W, i, pair, A_prev, start, width, out, pair == 0, ending)
+        i += 4
+    for i in range(i, n_out):
+        for k in range(0, whole_in, 4):
+            if k + 4 < n_in:
+                _block1x4(W, i, k, A_prev, start, width, out, k == 0, None)
+            else:
+                _block1x4(W, i, k, A_prev, start, width, out, k == 0, ending)
+        if pair > whole_in and pair < n_in:
+            _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, None)
+        elif pair > whole_in:
+            _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, ending)
+        if pair < n_in:
+            _block1x1(W, i, pair, A_prev, start, width, out, pair == 0, ending)
 
 
-@helper
-def _weight(W, i, k):
-    return W[i, k] if i < W.shape[0] and k < W.shape[1] else 0.0
+def _end(value, row, j, ending):
+    """What a product's last block stores at ``out[row, j]`` (compiled through
+    ``_end_overload``): with ``ending = None`` the value; ``(b, D, scale)`` (``b`` a
+    vector): the hidden layer's ``relu(value + b[row])``, times ``D[row, j] * scale``
+    unless ``D`` is None (dropout: ``scale = 1 / keep_prob``, within a last bit of the
+    course's ``A * D / keep_prob``; a division per element would cost as much as the
+    rest of the run); ``(A, D, scale)`` (``A`` a matrix): the backward pass's dZ of a
+    hidden layer, ``value (* D[row, j] * scale)`` where ``A[row, j] > 0``, else 0."""
+    raise NotImplementedError("compiled only")
 
 
-@kernel
-def _block(o0, o1, o2, o3, s0, s1, s2, s3, W, i, k, first):
-    """``o_r (+)= sum_c W[i + r, k + c] s_c`` (missing weights 0), added left to right;
-    ``first``: the o_r are written, not added to."""
-    w00, w01, w02, w03 = _weight(W, i, k), _weight(W, i, k + 1), _weight(W, i, k + 2), \
-        _weight(W, i, k + 3)
-    w10, w11, w12, w13 = _weight(W, i + 1, k), _weight(W, i + 1, k + 1), \
-        _weight(W, i + 1, k + 2), _weight(W, i + 1, k + 3)
-    w20, w21, w22, w23 = _weight(W, i + 2, k), _weight(W, i + 2, k + 1), \
-        _weight(W, i + 2, k + 2), _weight(W, i + 2, k + 3)
-    w30, w31, w32, w33 = _weight(W, i + 3, k), _weight(W, i + 3, k + 1), \
-        _weight(W, i + 3, k + 2), _weight(W, i + 3, k + 3)
+@overload(_end)
+def _end_overload(value, row, j, ending):
+    if isinstance(ending, types.NoneType):
+        return lambda value, row, j, ending: value
+    forward, masked = ending.types[0].ndim == 1, not isinstance(ending.types[1],
+                                                                 types.NoneType)
+    if forward and masked:
+        def end(value, row, j, ending):
+            z = value + ending[0][row]
+            return (0.0 if z <= 0 else z) * (ending[1][row, j] * ending[2])
+    elif forward:
+        def end(value, row, j, ending):
+            z = value + ending[0][row]
+            return 0.0 if z <= 0 else z       # NaN passes, as in np.maximum(0, Z)
+    elif masked:
+        def end(value, row, j, ending):
+            return value * (ending[1][row, j] * ending[2]) if ending[0][row, j] > 0 else 0.0
+    else:
+        def end(value, row, j, ending):
+            return value if ending[0][row, j] > 0 else 0.0
+    return end
+
+
+@product
+def _block4x4(W, i, k, S, start, width, out, first, ending):
+    """``out[i + r, j] (+)= sum_c W[i + r, k + c] S[k + c, start + j]`` (r, c < 4), added
+    left to right, then ended (``_end``); ``first``: written, not added to."""
+    w00, w01, w02, w03 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
+    w10, w11, w12, w13 = W[i + 1, k], W[i + 1, k + 1], W[i + 1, k + 2], W[i + 1, k + 3]
+    w20, w21, w22, w23 = W[i + 2, k], W[i + 2, k + 1], W[i + 2, k + 2], W[i + 2, k + 3]
+    w30, w31, w32, w33 = W[i + 3, k], W[i + 3, k + 1], W[i + 3, k + 2], W[i + 3, k + 3]
     if first:
-        for j in range(o0.size):
-            x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
-            o0[j] = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
-            o1[j] = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
-            o2[j] = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
-            o3[j] = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
+        for j in range(width):
+            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+            x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
+            v0 = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
+            v1 = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
+            v2 = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
+            v3 = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
+            out[i, j] = _end(v0, i, j, ending)
+            out[i + 1, j] = _end(v1, i + 1, j, ending)
+            out[i + 2, j] = _end(v2, i + 2, j, ending)
+            out[i + 3, j] = _end(v3, i + 3, j, ending)
         return
-    for j in range(o0.size):
-        x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
-        o0[j] = (((o0[j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
-        o1[j] = (((o1[j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
-        o2[j] = (((o2[j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
-        o3[j] = (((o3[j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
+    for j in range(width):
+        x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+        x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
+        v0 = (((out[i, j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
+        v1 = (((out[i + 1, j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
+        v2 = (((out[i + 2, j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
+        v3 = (((out[i + 3, j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
+        out[i, j] = _end(v0, i, j, ending)
+        out[i + 1, j] = _end(v1, i + 1, j, ending)
+        out[i + 2, j] = _end(v2, i + 2, j, ending)
+        out[i + 3, j] = _end(v3, i + 3, j, ending)
+
+
+@product
+def _block4x2(W, i, k, S, start, width, out, first, ending):
+    """``out[i + r, j] (+)= W[i + r, k] S[k, start + j] + W[i + r, k + 1] S[k + 1,
+    start + j]`` (r < 4), added left to right."""
+    w00, w01, w10, w11 = W[i, k], W[i, k + 1], W[i + 1, k], W[i + 1, k + 1]
+    w20, w21, w30, w31 = W[i + 2, k], W[i + 2, k + 1], W[i + 3, k], W[i + 3, k + 1]
+    if first:
+        for j in range(width):
+            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+            out[i, j] = _end(w00 * x0 + w01 * x1, i, j, ending)
+            out[i + 1, j] = _end(w10 * x0 + w11 * x1, i + 1, j, ending)
+            out[i + 2, j] = _end(w20 * x0 + w21 * x1, i + 2, j, ending)
+            out[i + 3, j] = _end(w30 * x0 + w31 * x1, i + 3, j, ending)
+        return
+    for j in range(width):
+        x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+        out[i, j] = _end((out[i, j] + w00 * x0) + w01 * x1, i, j, ending)
+        out[i + 1, j] = _end((out[i + 1, j] + w10 * x0) + w11 * x1, i + 1, j, ending)
+        out[i + 2, j] = _end((out[i + 2, j] + w20 * x0) + w21 * x1, i + 2, j, ending)
+        out[i + 3, j] = _end((out[i + 3, j] + w30 * x0) + w31 * x1, i + 3, j, ending)
+
+
+@product
+def _block4x1(W, i, k, S, start, width, out, first, ending):
+    """``out[i + r, j] (+)= W[i + r, k] S[k, start + j]`` (r < 4)."""
+    w0, w1, w2, w3 = W[i, k], W[i + 1, k], W[i + 2, k], W[i + 3, k]
+    if first:
+        for j in range(width):
+            x = S[k, _col(start, j)]
+            out[i, j] = _end(w0 * x, i, j, ending)
+            out[i + 1, j] = _end(w1 * x, i + 1, j, ending)
+            out[i + 2, j] = _end(w2 * x, i + 2, j, ending)
+            out[i + 3, j] = _end(w3 * x, i + 3, j, ending)
+        return
+    for j in range(width):
+        x = S[k, _col(start, j)]
+        out[i, j] = _end(out[i, j] + w0 * x, i, j, ending)
+        out[i + 1, j] = _end(out[i + 1, j] + w1 * x, i + 1, j, ending)
+        out[i + 2, j] = _end(out[i + 2, j] + w2 * x, i + 2, j, ending)
+        out[i + 3, j] = _end(out[i + 3, j] + w3 * x, i + 3, j, ending)
+
+
+@product
+def _block1x4(W, i, k, S, start, width, out, first, ending):
+    """``out[i, j] (+)= sum_c W[i, k + c] S[k + c, start + j]`` (c < 4), left to right."""
+    w0, w1, w2, w3 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
+    if first:
+        for j in range(width):
+            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+            x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
+            out[i, j] = _end(((w0 * x0 + w1 * x1) + w2 * x2) + w3 * x3, i, j, ending)
+        return
+    for j in range(width):
+        x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+        x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
+        out[i, j] = _end((((out[i, j] + w0 * x0) + w1 * x1) + w2 * x2) + w3 * x3, i, j,
+                         ending)
+
+
+@product
+def _block1x2(W, i, k, S, start, width, out, first, ending):
+    """``out[i, j] (+)= W[i, k] S[k, start + j] + W[i, k + 1] S[k + 1, start + j]``."""
+    w0, w1 = W[i, k], W[i, k + 1]
+    if first:
+        for j in range(width):
+            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+            out[i, j] = _end(w0 * x0 + w1 * x1, i, j, ending)
+        return
+    for j in range(width):
+        x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
+        out[i, j] = _end((out[i, j] + w0 * x0) + w1 * x1, i, j, ending)
+
+
+@product
+def _block1x1(W, i, k, S, start, width, out, first, ending):
+    """``out[i, j] (+)= W[i, k] S[k, start + j]``."""
+    w = W[i, k]
+    if first:
+        for j in range(width):
+            out[i, j] = _end(w * S[k, _col(start, j)], i, j, ending)
+        return
+    for j in range(width):
+        out[i, j] = _end(out[i, j] + w * S[k, _col(start, j)], i, j, ending)
 
 
 @kernel
-def _relu(Z, b, count, D, keep_prob):
-    """In place ``Z <- relu(Z + b)``, then ``* D / keep_prob`` when ``D`` has rows."""
-    for i in range(Z.shape[0]):
-        row, bi = Z[i], b[i]
-        for j in range(count):
-            z = row[j] + bi
-            row[j] = 0.0 if z <= 0 else z
-        if D.shape[0]:
-            mask = D[i]
-            for j in range(count):
-                row[j] = row[j] * mask[j] / keep_prob
-
-
-@kernel
-def _relu_backward(dA, A, count, D, keep_prob):
-    """In place ``dA <- dA (* D / keep_prob) * (A > 0)``: dZ of a hidden layer."""
-    for i in range(dA.shape[0]):
-        row, a = dA[i], A[i]
-        if D.shape[0]:
-            mask = D[i]
-            for j in range(count):
-                row[j] = row[j] * mask[j] / keep_prob
-        for j in range(count):
-            row[j] = row[j] if a[j] > 0 else 0.0
-
-
-@kernel
-def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, spare, dW, db):
+def _layer_gradient(dZ, A_prev, start, count, W, scale, l2, dW, db):
     """``dW = scale dZ A_prev[:, start:start + count]^T + l2 W``, ``db = scale sum dZ``
-    (the sums run on to ``padded(count)``, where dZ is 0; products in blocks of four by
-    four)."""
-    n_out, n_in, width = dZ.shape[0], A_prev.shape[0], padded(count)
-    for i in range(0, n_out, 4):
-        d0, d1, d2, d3 = _rows(dZ, i, 0, width, spare[:3])
-        for k in range(0, n_in, 4):
-            a0, a1, a2, a3 = _rows(A_prev, k, start, width, spare[:3])
-            sums = _dots(d0, d1, d2, d3, a0, a1, a2, a3)
-            for r in range(min(4, n_out - i)):
-                for c in range(min(4, n_in - k)):
+    (the sums run on to ``padded(count)``, where dZ is 0): blocks of four by four, four
+    by one, one by four and one by one."""
+    n_out, n_in, width, origin = dZ.shape[0], A_prev.shape[0], padded(count), _origin()
+    whole_in = n_in - n_in % 4
+    i = _origin()
+    while i + 4 <= n_out:
+        for k in range(0, whole_in, 4):
+            sums = _dots4x4(dZ, i, origin, A_prev, k, start, width)
+            for r in range(4):
+                for c in range(4):
                     dW[i + r, k + c] = scale * sums[4 * r + c]
-                    if l2 != 0.0:
-                        dW[i + r, k + c] += l2 * W[i + r, k + c]
+        for k in range(whole_in, n_in):
+            sums4 = _dots4x1(dZ, i, origin, A_prev, k, start, width)
+            for r in range(4):
+                dW[i + r, k] = scale * sums4[r]
+        i += 4
+    for i in range(i, n_out):
+        for k in range(0, whole_in, 4):
+            sums4 = _dots4x1(A_prev, k, start, dZ, i, origin, width)
+            for c in range(4):
+                dW[i, k + c] = scale * sums4[c]
+        for k in range(whole_in, n_in):
+            dW[i, k] = scale * _dot(dZ, i, origin, A_prev, k, start, width)
+    if l2 != 0.0:
+        for i in range(n_out):
+            for k in range(n_in):
+                dW[i, k] += l2 * W[i, k]
     for i in range(n_out):
-        db[i] = scale * _sum(dZ[i], width)
+        db[i] = scale * _row_sum(dZ, i, width)
 
 
 @kernel
+def _output(A3, b3, Y, start, count, dZ3):
+    """In place ``A3 <- sigmoid(A3 + b3)``; ``dZ3 = A3 - Y[:, start:start + count]``, 0
+    in the padding columns."""
+    width = padded(count)
+    for i in range(A3.shape[0]):
+        bi = b3[i]
+        for j in range(width):
+            A3[i, j] = vecmath.sigmoid(A3[i, j] + bi)
+        for j in range(count):
+            dZ3[i, j] = A3[i, j] - Y[i, _col(start, j)]
+        for j in range(count, width):
+            dZ3[i, j] = 0.0
+
+
 def gradient(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, grad):
     """The gradient of the examples ``start .. start + count - 1`` into ``grad`` (like
-    ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3, spare)`` from ``workspace`` (A3 holds the
+    ``theta``); ``work = (A1, A2, A3, dA1, dA2, dZ3)`` from ``workspace`` (A3 holds the
     output afterwards).  ``X`` has zeros in the columns from ``start + count`` up to
     ``start + padded(count)``, which are computed too (their dZ is 0).  Masks ``D1, D2``
-    (0/1 floats, ``padded(count)`` columns) apply when they have rows."""
+    (0/1 floats, ``padded(count)`` columns; both or neither) apply when they have rows."""
+    _gradient_of(theta, dims, X, Y, start, count, lambd, *_masks(D1, D2), keep_prob, work,
+                 grad)
+
+
+def _masks(D1, D2):
+    """``(D1, D2)``, or ``(None, None)`` where they have no rows: the kernels are then
+    compiled without the masks' loads (only for the runs that use them)."""
+    return (D1, D2) if D1.shape[0] else (None, None)
+
+
+@kernel
+def _gradient_of(theta, dims, X, Y, start, count, lambd, D1, D2, keep_prob, work, grad):
+    _gradient(_net_views(theta, dims), _views(grad, dims), X, Y, start, count, lambd, D1,
+              D2, keep_prob, work)
+
+
+@helper
+def _net_views(theta, dims):
+    """``(W1, b1, W2, b2, W3, b3, W2T, W3T)``: views of ``theta``, made once per run (a
+    view costs a call and reference counting), and arrays for W2 and W3 transposed
+    (C-ordered, so that the backward products run the forward ones' compiled code;
+    ``_gradient`` fills them)."""
     W1, b1, W2, b2, W3, b3 = _views(theta, dims)
-    dW1, db1, dW2, db2, dW3, db3 = _views(grad, dims)
-    A1, A2, A3, dA1, dA2, dZ3, spare = work
-    width = padded(count)
-    _linear(W1, X, start, width, spare, A1)
-    _relu(A1, b1, width, D1, keep_prob)
-    _linear(W2, A1, 0, width, spare, A2)
-    _relu(A2, b2, width, D2, keep_prob)
-    _linear(W3, A2, 0, width, spare, A3)
-    for i in range(A3.shape[0]):
-        a, bi, y, d = A3[i], b3[i], Y[i], dZ3[i]
-        for j in range(width):
-            a[j] = vecmath.sigmoid(a[j] + bi)
-        for j in range(count):
-            d[j] = a[j] - y[start + j]
-        for j in range(count, width):
-            d[j] = 0.0
+    return W1, b1, W2, b2, W3, b3, np.empty((W2.shape[1], W2.shape[0])), np.empty(
+        (W3.shape[1], W3.shape[0]))
+
+
+@kernel
+def _gradient(net, gradients, X, Y, start, count, lambd, D1, D2, keep_prob, work):
+    """``gradient`` on the views ``_net_views(theta)`` and ``_views(grad)``; no masks
+    where ``D1`` and ``D2`` are None (compiled separately)."""
+    W1, b1, W2, b2, W3, b3, W2T, W3T = net
+    dW1, db1, dW2, db2, dW3, db3 = gradients
+    A1, A2, A3, dA1, dA2, dZ3 = work
+    _transpose(W2, W2T)
+    _transpose(W3, W3T)
+    width, scale, origin = padded(count), 1.0 / keep_prob, _origin()
+    _linear(W1, X, start, width, A1, (b1, D1, scale))
+    _linear(W2, A1, origin, width, A2, (b2, D2, scale))
+    _linear(W3, A2, origin, width, A3, None)
+    _output(A3, b3, Y, start, count, dZ3)
     inv_m, l2 = 1. / count, lambd / count
-    _layer_gradient(dZ3, A2, 0, count, W3, inv_m, l2, spare, dW3, db3)
-    _linear(W3.T, dZ3, 0, width, spare, dA2)
-    _relu_backward(dA2, A2, width, D2, keep_prob)
-    _layer_gradient(dA2, A1, 0, count, W2, inv_m, l2, spare, dW2, db2)
-    _linear(W2.T, dA2, 0, width, spare, dA1)
-    _relu_backward(dA1, A1, width, D1, keep_prob)
-    _layer_gradient(dA1, X, start, count, W1, inv_m, l2, spare, dW1, db1)
+    _layer_gradient(dZ3, A2, origin, count, W3, inv_m, l2, dW3, db3)
+    _linear(W3T, dZ3, origin, width, dA2, (A2, D2, scale))
+    _layer_gradient(dA2, A1, origin, count, W2, inv_m, l2, dW2, db2)
+    _linear(W2T, dA2, origin, width, dA1, (A1, D1, scale))
+    _layer_gradient(dA1, X, start, count, W1, inv_m, l2, dW1, db1)
+
+
+@helper
+def _transpose(W, WT):
+    for i in range(W.shape[0]):
+        for k in range(W.shape[1]):
+            WT[k, i] = W[i, k]
 
 
 @kernel
@@ -266,19 +476,24 @@ def workspace(dims, columns):
     n1, n2, n3 = dims[1], dims[2], dims[3]
     columns = padded(columns)
     return (np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
-            np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)),
-            np.zeros((6, columns)))
+            np.empty((n1, columns)), np.empty((n2, columns)), np.empty((n3, columns)))
 
 
-@kernel
 def train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, keep_prob,
                      work):
     """``steps`` updates ``theta <- theta - learning_rate * gradient`` on all the examples
     (``Y``'s columns; ``X`` and the masks padded by ``pad_columns``)."""
+    _train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, *_masks(D1, D2),
+                      keep_prob, work)
+
+
+@kernel
+def _train_full_batch(theta, dims, X, Y, learning_rate, steps, lambd, D1, D2, keep_prob,
+                      work):
     grad = np.empty_like(theta)
-    m = Y.shape[1]
+    net, gradients, m = _net_views(theta, dims), _views(grad, dims), Y.shape[1]
     for _ in range(steps):
-        gradient(theta, dims, X, Y, 0, m, lambd, D1, D2, keep_prob, work, grad)
+        _gradient(net, gradients, X, Y, _origin(), m, lambd, D1, D2, keep_prob, work)
         for p in range(theta.size):
             theta[p] = theta[p] - learning_rate * grad[p]
 
@@ -309,7 +524,7 @@ def _cross_entropy_sum(A3, Y, start, count):
     total = 0.0
     for i in range(A3.shape[0]):
         for j in range(count):
-            a, y = A3[i, j], Y[i, start + j]
+            a, y = A3[i, j], Y[i, _col(start, j)]
             total += -np.log(a) * y + -np.log(1 - a) * (1 - y)
     return total
 
@@ -325,7 +540,7 @@ def train_epochs(theta, dims, X, Y, orders, batch_size, learning_rates, want_cos
     m = X.shape[1]
     Xs, Ys = np.zeros((X.shape[0], m + LANES)), np.empty((Y.shape[0], m))
     grad, work = np.empty_like(theta), workspace(dims, min(batch_size, m))
-    no_mask = np.empty((0, 0))
+    net, gradients = _net_views(theta, dims), _views(grad, dims)
     for e in range(orders.shape[0]):
         for j in range(m):
             for k in range(X.shape[0]):
@@ -335,8 +550,7 @@ def train_epochs(theta, dims, X, Y, orders, batch_size, learning_rates, want_cos
         cost_total = 0.0
         for start in range(0, m, batch_size):
             count = min(batch_size, m - start)
-            gradient(theta, dims, Xs, Ys, start, count, 0.0, no_mask, no_mask, 1.0, work,
-                     grad)
+            _gradient(net, gradients, Xs, Ys, start, count, 0.0, None, None, 1.0, work)
             if want_cost[e]:
                 cost_total += _cross_entropy_sum(work[2], Ys, start, count)
             t += 1
