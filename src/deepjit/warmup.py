@@ -73,32 +73,36 @@ def _minibatch_fit(X, Y, dtype):
 
 
 def _course2_problem():
-    """A [2, 3, 2, 1] net's parameters and 8 examples (any sizes compile the same code)."""
+    """The narrow kernels' ``(theta, dims, X, Y)`` for a [2, 3, 2, 1] net and 8 examples
+    (any sizes compile the same code), in the types ``compat._course2_train`` passes."""
     rng = np.random.default_rng(0)
-    parameters = {}
-    for l, (n_out, n_in) in enumerate(((3, 2), (2, 3), (1, 2)), 1):
-        parameters["W" + str(l)] = rng.standard_normal((n_out, n_in))
-        parameters["b" + str(l)] = np.zeros((n_out, 1))
+    theta = rng.standard_normal(3 * 2 + 3 + 2 * 3 + 2 + 2 + 1)
     X = rng.standard_normal((2, 8))
-    return parameters, X, (X[:1] > 0).astype(np.float64)
+    return theta, np.array([2, 3, 2, 1], np.int64), X, (X[:1] > 0).astype(np.float64)
 
 
 def _course2_full_batch(masked):
-    from .compat import _course2_train
-    parameters, X, Y = _course2_problem()
-    masks = (np.ones((3, 8)), np.ones((2, 8))) if masked else None
-    _course2_train.regularized(parameters, X, Y, 0.1, 2, 2, lambda i, p: None,
-                               masks=masks, keep_prob=0.5 if masked else 1.0)
+    """``compat._course2_train.regularized``'s kernels, with dropout masks or without."""
+    from .engines.cpu import narrow
+    theta, dims, X, Y = _course2_problem()
+    no_mask = np.empty((0, 0))
+    D1, D2 = (narrow.pad_columns(np.ones((n, 8)), 8) for n in (3, 2)) if masked else (
+        no_mask, no_mask)
+    narrow.train_full_batch(theta, dims, narrow.pad_columns(X, 8), Y, 0.1, 2, 0.0, D1, D2,
+                            0.5 if masked else 1.0, narrow.workspace(dims, 8))
 
 
 def _course2_minibatch():
+    """``compat._course2_train.minibatch``'s kernels and the course's example orders."""
     from . import optim
-    from .compat import _course2_train, _legacy_random
-    parameters, X, Y = _course2_problem()
-    _course2_train.minibatch(parameters, X, Y, optim.Adam(), 4, [0.01, 0.01],
-                             lambda epochs: _legacy_random.permutations(
-                                 np.arange(epochs.start, epochs.stop), 8),
-                             [True, False])
+    from .compat import _legacy_random
+    from .engines.cpu import narrow
+    theta, dims, X, Y = _course2_problem()
+    orders = _legacy_random.permutations(np.arange(2), 8, np.empty((4, 8), np.int64))
+    adam = optim.Adam()
+    narrow.train_epochs(theta, dims, X, Y, orders, 4, np.full(2, 0.01),
+                        np.ones(2, np.bool_), adam.code, np.asarray(adam.hyper, np.float64),
+                        0, np.zeros_like(theta), np.zeros_like(theta), np.zeros(2))
 
 
 _COURSE2_PARTS = (("course2 full-batch", lambda: _course2_full_batch(False)),
