@@ -268,8 +268,9 @@ def _ending(b, A, D, scale, code):
 
 @helper
 def _plain(ending):
-    """``ending`` with the code PLAIN (a product's blocks before its last)."""
-    return ending[0], ending[1], ending[2], ending[3], np.int64(PLAIN)
+    """``ending`` with the code PLAIN and no masks (a product's blocks before its last:
+    the unmasked blocks' code, which loads no masks)."""
+    return ending[0], ending[1], None, ending[3], np.int64(PLAIN)
 
 
 @helper
