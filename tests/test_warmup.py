@@ -49,6 +49,35 @@ def test_warmup_covers_the_minibatch_epoch_of_other_options():
     assert recorder.names == []
 
 
+def test_warmup_covers_the_second_course_models():
+    timings = deepjit.warmup("float64", "dense", minibatch=False, course2=True)
+    assert [name for name, _ in timings] == ["float64 dense", "course2 full-batch",
+                                             "course2 dropout", "course2 mini-batch"]
+    from deepjit import optim
+    from deepjit.compat import _course2_train, _legacy_random
+    from deepjit.engines.cpu import narrow
+    rng = np.random.default_rng(7)
+    parameters = {"W1": rng.standard_normal((6, 3)), "b1": np.zeros((6, 1)),
+                  "W2": rng.standard_normal((5, 6)), "b2": np.zeros((5, 1)),
+                  "W3": rng.standard_normal((1, 5)), "b3": np.zeros((1, 1))}
+    X, Y = rng.standard_normal((3, 40)), (rng.random((1, 40)) > 0.5).astype(float)
+    masks = ((rng.random((6, 40)) < 0.8).astype(float), (rng.random((5, 40)) < 0.8) * 1.)
+    # a kernel loaded from Numba's cache raises no compile event, but adds a signature
+    entries = (narrow._train_full_batch, narrow.train_epochs, narrow.workspace)
+    signatures = [list(entry.signatures) for entry in entries]
+    recorder = CompileRecorder()
+    with event.install_listener("numba:compile", recorder):
+        for options in ({}, {"lambd": 0.7}, {"masks": masks, "keep_prob": 0.8}):
+            _course2_train.regularized(parameters, X, Y, 0.1, 3, 2, lambda i, p: None,
+                                       **options)
+        _course2_train.minibatch(parameters, X, Y, optim.Momentum(), 16, [0.1] * 3,
+                                 lambda epochs: _legacy_random.permutations(
+                                     np.arange(epochs.start, epochs.stop) + 3, 40),
+                                 [True] * 3)
+    assert recorder.names == []
+    assert [list(entry.signatures) for entry in entries] == signatures
+
+
 @pytest.mark.parametrize("kwargs, name", [({"dtypes": "float16"}, "dtypes"),
                                           ({"dtypes": []}, "dtypes"),
                                           ({"formulations": "auto"}, "formulations"),
@@ -63,6 +92,7 @@ def test_cli_warmup_reports_each_part(capsys):
                  "--no-minibatch"]) == 0
     out = capsys.readouterr().out
     assert "float64 dense" in out and "mini-batch" not in out and out.rstrip().endswith(" s")
+    assert "course2" not in out
 
 
 def test_cli_warmup_refuses_an_unknown_dtype(capsys):

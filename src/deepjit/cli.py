@@ -358,7 +358,8 @@ def warmup(args):
           f"{os.environ.get('NUMBA_CACHE_DIR', 'unset: beside the sources')})")
     timings = compile_kernels(args.dtype, args.formulation, not args.no_minibatch,
                               report=lambda name, seconds: print(f"  {name:20} {seconds:7.2f} s",
-                                                                 flush=True))
+                                                                 flush=True),
+                              course2=args.course2)
     print(f"Done in {sum(seconds for _, seconds in timings):.2f} s")
     return 0
 
@@ -372,6 +373,8 @@ def _add_warmup(commands):
                    choices=list(WARM_FORMULATIONS))
     p.add_argument("--no-minibatch", action="store_true",
                    help="skip the mini-batch epoch")
+    p.add_argument("--course2", action="store_true",
+                   help="also the second course's compat models' kernels (about 17 s)")
     p.set_defaults(run=warmup)
 
 

@@ -178,15 +178,15 @@ def _linear(W, A_prev, start, width, out, ending):
     n_out, n_in = W.shape
     whole_in = n_in - n_in % 4
     pair = whole_in + 2 if n_in % 4 >= 2 else whole_in
-    i = _origin()
+    i, plain = _origin(), _plain(ending)
     while i + 4 <= n_out:
         for k in range(0, whole_in, 4):
             if k + 4 < n_in:
-                _block4x4(W, i, k, A_prev, start, width, out, k == 0, None)
+                _block4x4(W, i, k, A_prev, start, width, out, k == 0, plain)
             else:
                 _block4x4(W, i, k, A_prev, start, width, out, k == 0, ending)
         if pair > whole_in and pair < n_in:
-            _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, None)
+            _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, plain)
         elif pair > whole_in:
             _block4x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, ending)
         if pair < n_in:
@@ -195,168 +195,231 @@ def _linear(W, A_prev, start, width, out, ending):
     for i in range(i, n_out):
         for k in range(0, whole_in, 4):
             if k + 4 < n_in:
-                _block1x4(W, i, k, A_prev, start, width, out, k == 0, None)
+                _block1x4(W, i, k, A_prev, start, width, out, k == 0, plain)
             else:
                 _block1x4(W, i, k, A_prev, start, width, out, k == 0, ending)
         if pair > whole_in and pair < n_in:
-            _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, None)
+            _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, plain)
         elif pair > whole_in:
             _block1x2(W, i, whole_in, A_prev, start, width, out, whole_in == 0, ending)
         if pair < n_in:
             _block1x1(W, i, pair, A_prev, start, width, out, pair == 0, ending)
 
 
-def _end(value, row, j, ending):
-    """What a product's last block stores at ``out[row, j]`` (compiled through
-    ``_end_overload``): with ``ending = None`` the value; ``(b, D, scale)`` (``b`` a
-    vector): the hidden layer's ``relu(value + b[row])``, times ``D[row, j] * scale``
-    unless ``D`` is None (dropout: ``scale = 1 / keep_prob``, within a last bit of the
-    course's ``A * D / keep_prob``; a division per element would cost as much as the
-    rest of the run); ``(A, D, scale)`` (``A`` a matrix): the backward pass's dZ of a
-    hidden layer, ``value (* D[row, j] * scale)`` where ``A[row, j] > 0``, else 0."""
+# what a product's blocks apply as they store (``_end``'s ``ending[4]``): a run-time code,
+# not a type, so that each block compiles once for all three (and once more with masks)
+PLAIN, RELU, DERIVATIVE = 0, 1, 2
+
+
+def _end(value, bias, row, j, ending, derivative):
+    """What a product's block stores at ``out[row, j]`` (compiled through
+    ``_end_overload``); ``ending = (b, A, D, scale, code)``, ``bias = b[row]``: PLAIN the
+    value; RELU the hidden layer's ``relu(value + bias)`` (NaN passes, as in
+    np.maximum(0, Z)); DERIVATIVE (``derivative``, a constant: the blocks' loops are
+    compiled once with it and once without) the backward pass's dZ of a hidden layer, the
+    value where ``A[row, j] > 0``, else 0.  Unless ``D`` is None (the type chooses), RELU
+    and DERIVATIVE multiply by ``D[row, j] * scale`` (dropout: ``scale = 1 / keep_prob``,
+    within a last bit of the course's ``A * D / keep_prob``; a division per element would
+    cost as much as the rest of the run)."""
     raise NotImplementedError("compiled only")
 
 
 @overload(_end)
-def _end_overload(value, row, j, ending):
-    if isinstance(ending, types.NoneType):
-        return lambda value, row, j, ending: value
-    forward, masked = ending.types[0].ndim == 1, not isinstance(ending.types[1],
-                                                                 types.NoneType)
-    if forward and masked:
-        def end(value, row, j, ending):
-            z = value + ending[0][row]
-            return (0.0 if z <= 0 else z) * (ending[1][row, j] * ending[2])
-    elif forward:
-        def end(value, row, j, ending):
-            z = value + ending[0][row]
-            return 0.0 if z <= 0 else z       # NaN passes, as in np.maximum(0, Z)
-    elif masked:
-        def end(value, row, j, ending):
-            return value * (ending[1][row, j] * ending[2]) if ending[0][row, j] > 0 else 0.0
-    else:
-        def end(value, row, j, ending):
-            return value if ending[0][row, j] > 0 else 0.0
+def _end_overload(value, bias, row, j, ending, derivative):
+    if isinstance(ending.types[2], types.NoneType):
+        return lambda value, bias, row, j, ending, derivative: _unmasked(
+            value, bias, row, j, ending, derivative)
+
+    def end(value, bias, row, j, ending, derivative):
+        kept = _unmasked(value, bias, row, j, ending, derivative)
+        factor = ending[2][row, j] * ending[3]    # loaded either way (see _stand_in)
+        return kept if ending[4] == PLAIN else kept * factor
     return end
+
+
+def _stand_in(D, out):
+    """``out`` where ``D`` is an array, else None: the output layer's ``D`` in ``_end``,
+    whose values are loaded and not used (a load under the code would keep the loop from
+    vectorising)."""
+    raise NotImplementedError("compiled only")
+
+
+@overload(_stand_in)
+def _stand_in_overload(D, out):
+    if isinstance(D, types.NoneType):
+        return lambda D, out: None
+    return lambda D, out: out
+
+
+@helper
+def _unmasked(value, bias, row, j, ending, derivative):
+    if derivative:
+        return value if ending[1][row, j] > 0 else 0.0
+    relu = ending[4] == RELU
+    z = value + bias if relu else value
+    return 0.0 if relu and z <= 0 else z
+
+
+@helper
+def _ending(b, A, D, scale, code):
+    """``_end``'s tuple."""
+    return b, A, D, scale, np.int64(code)
+
+
+@helper
+def _plain(ending):
+    """``ending`` with the code PLAIN and no masks (a product's blocks before its last:
+    the unmasked blocks' code, which loads no masks)."""
+    return ending[0], ending[1], None, ending[3], np.int64(PLAIN)
+
+
+@helper
+def _base(out, i, j, first):
+    """What a block adds to: 0 where it is the product's first, else ``out[i, j]``
+    (loaded either way: a load under the condition would keep the loop from
+    vectorising)."""
+    old = out[i, j]
+    return 0.0 if first else old
 
 
 @product
 def _block4x4(W, i, k, S, start, width, out, first, ending):
     """``out[i + r, j] (+)= sum_c W[i + r, k + c] S[k + c, start + j]`` (r, c < 4), added
     left to right, then ended (``_end``); ``first``: written, not added to."""
+    if ending[4] == DERIVATIVE:
+        _loop4x4(W, i, k, S, start, width, out, first, ending, True)
+    else:
+        _loop4x4(W, i, k, S, start, width, out, first, ending, False)
+
+
+@helper
+def _loop4x4(W, i, k, S, start, width, out, first, ending, derivative):
     w00, w01, w02, w03 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
     w10, w11, w12, w13 = W[i + 1, k], W[i + 1, k + 1], W[i + 1, k + 2], W[i + 1, k + 3]
     w20, w21, w22, w23 = W[i + 2, k], W[i + 2, k + 1], W[i + 2, k + 2], W[i + 2, k + 3]
     w30, w31, w32, w33 = W[i + 3, k], W[i + 3, k + 1], W[i + 3, k + 2], W[i + 3, k + 3]
-    if first:
-        for j in range(width):
-            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
-            x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
-            v0 = ((w00 * x0 + w01 * x1) + w02 * x2) + w03 * x3
-            v1 = ((w10 * x0 + w11 * x1) + w12 * x2) + w13 * x3
-            v2 = ((w20 * x0 + w21 * x1) + w22 * x2) + w23 * x3
-            v3 = ((w30 * x0 + w31 * x1) + w32 * x2) + w33 * x3
-            out[i, j] = _end(v0, i, j, ending)
-            out[i + 1, j] = _end(v1, i + 1, j, ending)
-            out[i + 2, j] = _end(v2, i + 2, j, ending)
-            out[i + 3, j] = _end(v3, i + 3, j, ending)
-        return
+    b = ending[0]
+    c0, c1, c2, c3 = b[i], b[i + 1], b[i + 2], b[i + 3]
     for j in range(width):
         x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
         x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
-        v0 = (((out[i, j] + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
-        v1 = (((out[i + 1, j] + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
-        v2 = (((out[i + 2, j] + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
-        v3 = (((out[i + 3, j] + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
-        out[i, j] = _end(v0, i, j, ending)
-        out[i + 1, j] = _end(v1, i + 1, j, ending)
-        out[i + 2, j] = _end(v2, i + 2, j, ending)
-        out[i + 3, j] = _end(v3, i + 3, j, ending)
+        v0 = (((_base(out, i, j, first) + w00 * x0) + w01 * x1) + w02 * x2) + w03 * x3
+        v1 = (((_base(out, i + 1, j, first) + w10 * x0) + w11 * x1) + w12 * x2) + w13 * x3
+        v2 = (((_base(out, i + 2, j, first) + w20 * x0) + w21 * x1) + w22 * x2) + w23 * x3
+        v3 = (((_base(out, i + 3, j, first) + w30 * x0) + w31 * x1) + w32 * x2) + w33 * x3
+        out[i, j] = _end(v0, c0, i, j, ending, derivative)
+        out[i + 1, j] = _end(v1, c1, i + 1, j, ending, derivative)
+        out[i + 2, j] = _end(v2, c2, i + 2, j, ending, derivative)
+        out[i + 3, j] = _end(v3, c3, i + 3, j, ending, derivative)
 
 
 @product
 def _block4x2(W, i, k, S, start, width, out, first, ending):
     """``out[i + r, j] (+)= W[i + r, k] S[k, start + j] + W[i + r, k + 1] S[k + 1,
     start + j]`` (r < 4), added left to right."""
+    if ending[4] == DERIVATIVE:
+        _loop4x2(W, i, k, S, start, width, out, first, ending, True)
+    else:
+        _loop4x2(W, i, k, S, start, width, out, first, ending, False)
+
+
+@helper
+def _loop4x2(W, i, k, S, start, width, out, first, ending, derivative):
     w00, w01, w10, w11 = W[i, k], W[i, k + 1], W[i + 1, k], W[i + 1, k + 1]
     w20, w21, w30, w31 = W[i + 2, k], W[i + 2, k + 1], W[i + 3, k], W[i + 3, k + 1]
-    if first:
-        for j in range(width):
-            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
-            out[i, j] = _end(w00 * x0 + w01 * x1, i, j, ending)
-            out[i + 1, j] = _end(w10 * x0 + w11 * x1, i + 1, j, ending)
-            out[i + 2, j] = _end(w20 * x0 + w21 * x1, i + 2, j, ending)
-            out[i + 3, j] = _end(w30 * x0 + w31 * x1, i + 3, j, ending)
-        return
+    b = ending[0]
+    c0, c1, c2, c3 = b[i], b[i + 1], b[i + 2], b[i + 3]
     for j in range(width):
         x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
-        out[i, j] = _end((out[i, j] + w00 * x0) + w01 * x1, i, j, ending)
-        out[i + 1, j] = _end((out[i + 1, j] + w10 * x0) + w11 * x1, i + 1, j, ending)
-        out[i + 2, j] = _end((out[i + 2, j] + w20 * x0) + w21 * x1, i + 2, j, ending)
-        out[i + 3, j] = _end((out[i + 3, j] + w30 * x0) + w31 * x1, i + 3, j, ending)
+        v0 = (_base(out, i, j, first) + w00 * x0) + w01 * x1
+        v1 = (_base(out, i + 1, j, first) + w10 * x0) + w11 * x1
+        v2 = (_base(out, i + 2, j, first) + w20 * x0) + w21 * x1
+        v3 = (_base(out, i + 3, j, first) + w30 * x0) + w31 * x1
+        out[i, j] = _end(v0, c0, i, j, ending, derivative)
+        out[i + 1, j] = _end(v1, c1, i + 1, j, ending, derivative)
+        out[i + 2, j] = _end(v2, c2, i + 2, j, ending, derivative)
+        out[i + 3, j] = _end(v3, c3, i + 3, j, ending, derivative)
 
 
 @product
 def _block4x1(W, i, k, S, start, width, out, first, ending):
     """``out[i + r, j] (+)= W[i + r, k] S[k, start + j]`` (r < 4)."""
+    if ending[4] == DERIVATIVE:
+        _loop4x1(W, i, k, S, start, width, out, first, ending, True)
+    else:
+        _loop4x1(W, i, k, S, start, width, out, first, ending, False)
+
+
+@helper
+def _loop4x1(W, i, k, S, start, width, out, first, ending, derivative):
     w0, w1, w2, w3 = W[i, k], W[i + 1, k], W[i + 2, k], W[i + 3, k]
-    if first:
-        for j in range(width):
-            x = S[k, _col(start, j)]
-            out[i, j] = _end(w0 * x, i, j, ending)
-            out[i + 1, j] = _end(w1 * x, i + 1, j, ending)
-            out[i + 2, j] = _end(w2 * x, i + 2, j, ending)
-            out[i + 3, j] = _end(w3 * x, i + 3, j, ending)
-        return
+    b = ending[0]
+    c0, c1, c2, c3 = b[i], b[i + 1], b[i + 2], b[i + 3]
     for j in range(width):
         x = S[k, _col(start, j)]
-        out[i, j] = _end(out[i, j] + w0 * x, i, j, ending)
-        out[i + 1, j] = _end(out[i + 1, j] + w1 * x, i + 1, j, ending)
-        out[i + 2, j] = _end(out[i + 2, j] + w2 * x, i + 2, j, ending)
-        out[i + 3, j] = _end(out[i + 3, j] + w3 * x, i + 3, j, ending)
+        out[i, j] = _end(_base(out, i, j, first) + w0 * x, c0, i, j, ending, derivative)
+        out[i + 1, j] = _end(_base(out, i + 1, j, first) + w1 * x, c1, i + 1, j, ending,
+                             derivative)
+        out[i + 2, j] = _end(_base(out, i + 2, j, first) + w2 * x, c2, i + 2, j, ending,
+                             derivative)
+        out[i + 3, j] = _end(_base(out, i + 3, j, first) + w3 * x, c3, i + 3, j, ending,
+                             derivative)
 
 
 @product
 def _block1x4(W, i, k, S, start, width, out, first, ending):
     """``out[i, j] (+)= sum_c W[i, k + c] S[k + c, start + j]`` (c < 4), left to right."""
+    if ending[4] == DERIVATIVE:
+        _loop1x4(W, i, k, S, start, width, out, first, ending, True)
+    else:
+        _loop1x4(W, i, k, S, start, width, out, first, ending, False)
+
+
+@helper
+def _loop1x4(W, i, k, S, start, width, out, first, ending, derivative):
     w0, w1, w2, w3 = W[i, k], W[i, k + 1], W[i, k + 2], W[i, k + 3]
-    if first:
-        for j in range(width):
-            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
-            x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
-            out[i, j] = _end(((w0 * x0 + w1 * x1) + w2 * x2) + w3 * x3, i, j, ending)
-        return
+    c0 = ending[0][i]
     for j in range(width):
         x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
         x2, x3 = S[k + 2, _col(start, j)], S[k + 3, _col(start, j)]
-        out[i, j] = _end((((out[i, j] + w0 * x0) + w1 * x1) + w2 * x2) + w3 * x3, i, j,
-                         ending)
+        v = (((_base(out, i, j, first) + w0 * x0) + w1 * x1) + w2 * x2) + w3 * x3
+        out[i, j] = _end(v, c0, i, j, ending, derivative)
 
 
 @product
 def _block1x2(W, i, k, S, start, width, out, first, ending):
     """``out[i, j] (+)= W[i, k] S[k, start + j] + W[i, k + 1] S[k + 1, start + j]``."""
+    if ending[4] == DERIVATIVE:
+        _loop1x2(W, i, k, S, start, width, out, first, ending, True)
+    else:
+        _loop1x2(W, i, k, S, start, width, out, first, ending, False)
+
+
+@helper
+def _loop1x2(W, i, k, S, start, width, out, first, ending, derivative):
     w0, w1 = W[i, k], W[i, k + 1]
-    if first:
-        for j in range(width):
-            x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
-            out[i, j] = _end(w0 * x0 + w1 * x1, i, j, ending)
-        return
+    c0 = ending[0][i]
     for j in range(width):
         x0, x1 = S[k, _col(start, j)], S[k + 1, _col(start, j)]
-        out[i, j] = _end((out[i, j] + w0 * x0) + w1 * x1, i, j, ending)
+        v = (_base(out, i, j, first) + w0 * x0) + w1 * x1
+        out[i, j] = _end(v, c0, i, j, ending, derivative)
 
 
 @product
 def _block1x1(W, i, k, S, start, width, out, first, ending):
     """``out[i, j] (+)= W[i, k] S[k, start + j]``."""
-    w = W[i, k]
-    if first:
-        for j in range(width):
-            out[i, j] = _end(w * S[k, _col(start, j)], i, j, ending)
-        return
+    if ending[4] == DERIVATIVE:
+        _loop1x1(W, i, k, S, start, width, out, first, ending, True)
+    else:
+        _loop1x1(W, i, k, S, start, width, out, first, ending, False)
+
+
+@helper
+def _loop1x1(W, i, k, S, start, width, out, first, ending, derivative):
+    w, c0 = W[i, k], ending[0][i]
     for j in range(width):
-        out[i, j] = _end(out[i, j] + w * S[k, _col(start, j)], i, j, ending)
+        v = _base(out, i, j, first) + w * S[k, _col(start, j)]
+        out[i, j] = _end(v, c0, i, j, ending, derivative)
 
 
 @kernel
@@ -441,7 +504,7 @@ def _net_views(theta, dims):
         (W3.shape[1], W3.shape[0]))
 
 
-@kernel
+@helper
 def _gradient(net, gradients, X, Y, start, count, lambd, D1, D2, keep_prob, work):
     """``gradient`` on the views ``_net_views(theta)`` and ``_views(grad)``; no masks
     where ``D1`` and ``D2`` are None (compiled separately)."""
@@ -451,15 +514,15 @@ def _gradient(net, gradients, X, Y, start, count, lambd, D1, D2, keep_prob, work
     _transpose(W2, W2T)
     _transpose(W3, W3T)
     width, scale, origin = padded(count), 1.0 / keep_prob, _origin()
-    _linear(W1, X, start, width, A1, (b1, D1, scale))
-    _linear(W2, A1, origin, width, A2, (b2, D2, scale))
-    _linear(W3, A2, origin, width, A3, None)
+    _linear(W1, X, start, width, A1, _ending(b1, dA1, D1, scale, RELU))
+    _linear(W2, A1, origin, width, A2, _ending(b2, dA2, D2, scale, RELU))
+    _linear(W3, A2, origin, width, A3, _ending(b3, dZ3, _stand_in(D2, dZ3), scale, PLAIN))
     _output(A3, b3, Y, start, count, dZ3)
     inv_m, l2 = 1. / count, lambd / count
     _layer_gradient(dZ3, A2, origin, count, W3, inv_m, l2, dW3, db3)
-    _linear(W3T, dZ3, origin, width, dA2, (A2, D2, scale))
+    _linear(W3T, dZ3, origin, width, dA2, _ending(b2, A2, D2, scale, DERIVATIVE))
     _layer_gradient(dA2, A1, origin, count, W2, inv_m, l2, dW2, db2)
-    _linear(W2T, dA2, origin, width, dA1, (A1, D1, scale))
+    _linear(W2T, dA2, origin, width, dA1, _ending(b1, A1, D1, scale, DERIVATIVE))
     _layer_gradient(dA1, X, start, count, W1, inv_m, l2, dW1, db1)
 
 
