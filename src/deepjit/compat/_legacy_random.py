@@ -8,6 +8,10 @@ then numpy's Fisher-Yates shuffle of ``arange(m)`` (``_shuffle_raw``: for i = m-
 swap i with ``random_interval(i)``, a masked 32-bit draw retried while above i).  It
 does not touch numpy's global generator.  Seeding runs LANES seeds side by side, so
 that the sequential recurrence vectorises across seeds.
+
+Numba's own ``np.random.seed(s); np.random.permutation(m)`` inside compiled code gives the
+same rows, but seeds one generator at a time: 4.9 us an epoch of 300 examples against 1.2
+here (2026-12-02), which decides whether the Optimization runs are 20x the course's loop.
 """
 import numpy as np
 from numba import njit
