@@ -27,6 +27,11 @@ NO_MASK = np.empty((0, 0))
 ORDERS_PER_CHUNK = 1 << 16
 
 
+def epochs_per_chunk(m):
+    """How many epochs' example orders of ``m`` examples ``minibatch`` asks for at once."""
+    return max(1, ORDERS_PER_CHUNK // max(m, 1))
+
+
 def full_batch(parameters, X, Y, learning_rate, num_iterations, every, on_record,
                engine=None):
     """``num_iterations`` steps of gradient descent on LINEAR->RELU x2->SIGMOID from
@@ -81,7 +86,7 @@ def minibatch(parameters, X, Y, optimizer, mini_batch_size, learning_rates, epoc
     v, s, t = np.zeros_like(theta), np.zeros_like(theta), 0
     hyper = np.asarray(optimizer.hyper, np.float64)
     costs = np.zeros(num_epochs)
-    chunk = max(1, ORDERS_PER_CHUNK // max(m, 1))
+    chunk = epochs_per_chunk(m)
     for first in range(0, num_epochs, chunk):
         epochs = range(first, min(first + chunk, num_epochs))
         orders = np.asarray(epoch_orders(epochs), np.int64).reshape(len(epochs), m)

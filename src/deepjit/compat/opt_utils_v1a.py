@@ -168,7 +168,7 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
                    for i in range(num_epochs)]
     recorded = [print_cost and i % RECORD_EVERY == 0 for i in range(num_epochs)]
 
-    orders = np.empty((max(1, _course2_train.ORDERS_PER_CHUNK // max(m, 1)), m), np.int64)
+    orders = np.empty((_course2_train.epochs_per_chunk(m), m), np.int64)
 
     def epoch_orders(epochs):   # random_mini_batches' draws, compiled
         return _legacy_random.permutations(np.arange(epochs.start, epochs.stop) + FIRST_SEED + 1,
